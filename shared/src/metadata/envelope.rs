@@ -1,0 +1,129 @@
+//! The signed envelope `{"signed": ..., "signatures": [...]}`, parsed without losing anything.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{DecodeError, canonical};
+
+/// One signature, in either dialect: Notary writes `{keyid, method, sig}` (base64), TUF
+/// `{keyid, sig}` (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The signing key's ID.
+    pub keyid: String,
+    /// Notary's signature method (`ecdsa`, `eddsa`, `rsapss`, ...). Absent in TUF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The encoded signature.
+    pub sig: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A parsed envelope: the `signed` value exactly as received, its canonical bytes (the payload
+/// every signature is over) and the signatures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// The `signed` object as received (unknown fields included).
+    pub signed: Value,
+    /// `canonical(signed)`: what the signatures sign.
+    pub payload: Vec<u8>,
+    /// The signatures.
+    pub signatures: Vec<Signature>,
+}
+
+impl Envelope {
+    /// Parse a metadata file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value: Value = serde_json::from_slice(bytes)?;
+        Self::from_value(value)
+    }
+
+    /// Parse an already decoded JSON value.
+    pub fn from_value(value: Value) -> Result<Self, DecodeError> {
+        let Value::Object(mut map) = value else {
+            return Err(DecodeError::Json("metadata is not a JSON object".into()));
+        };
+        let signed = map
+            .remove("signed")
+            .ok_or_else(|| DecodeError::Json("missing \"signed\"".into()))?;
+        if !signed.is_object() {
+            return Err(DecodeError::Json("\"signed\" is not an object".into()));
+        }
+        let sigs = map
+            .remove("signatures")
+            .ok_or_else(|| DecodeError::Json("missing \"signatures\"".into()))?;
+        let signatures: Vec<Signature> = serde_json::from_value(sigs)?;
+        // python-tuf refuses a file with two signatures under one key ID; so do we, so that a
+        // duplicated signature can never be mistaken for two signers.
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &signatures {
+            if !seen.insert(s.keyid.as_str()) {
+                return Err(DecodeError::Json(format!(
+                    "multiple signatures found for keyid {}",
+                    s.keyid
+                )));
+            }
+        }
+        let payload = canonical::to_vec(&signed)?;
+        Ok(Envelope {
+            signed,
+            payload,
+            signatures,
+        })
+    }
+
+    /// The `_type` string of the signed value, if any.
+    pub fn type_name(&self) -> Option<&str> {
+        self.signed.get("_type").and_then(Value::as_str)
+    }
+
+    /// The `version` of the signed value, if it is an unsigned integer.
+    pub fn version(&self) -> Option<u64> {
+        self.signed.get("version").and_then(Value::as_u64)
+    }
+
+    /// Decode the signed value into a typed role.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        Ok(T::deserialize(&self.signed)?)
+    }
+}
+
+/// A metadata file as stored or served: the typed value, its envelope, and the exact bytes with
+/// their sha256 and length (what snapshot/timestamp meta are computed from).
+#[derive(Debug, Clone)]
+pub struct Stored<T> {
+    /// Typed view of `signed`.
+    pub value: T,
+    /// The parsed envelope.
+    pub envelope: Envelope,
+    /// Exact file bytes.
+    pub bytes: Vec<u8>,
+    /// sha256 of `bytes`.
+    pub sha256: [u8; 32],
+}
+
+impl<T: serde::de::DeserializeOwned> Stored<T> {
+    /// Parse file bytes into a typed, byte-preserving value.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DecodeError> {
+        let envelope = Envelope::from_bytes(&bytes)?;
+        let value = envelope.decode()?;
+        let sha256 = super::sha256(&bytes);
+        Ok(Stored {
+            value,
+            envelope,
+            bytes,
+            sha256,
+        })
+    }
+}
+
+impl<T> Stored<T> {
+    /// Length of the file in bytes.
+    pub fn length(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+}

@@ -1,0 +1,128 @@
+//! The metadata model. Every parsed file keeps the exact `signed` JSON value it arrived with and
+//! the exact file bytes next to the typed view ([`Stored`]), so signatures are verified over the
+//! canonical form of what was received (unknown fields included) and hashes over the bytes that
+//! are stored and served, never over a re-serialisation of the typed model.
+//!
+//! The typed structs accept both dialects: field names are the same, and the differences
+//! (`_type` spelling, base64 vs hex, `paths` prefixes vs globs, meta keys) are resolved by
+//! [`crate::Dialect`] at the point of use. Unknown fields are kept in `extra`. Versions and
+//! thresholds are plain `u64` (not `NonZeroU64`) so that a zero gets Notary's precise
+//! "version cannot be less than one" refusal instead of a generic decode error.
+
+mod envelope;
+mod roles;
+
+pub use envelope::{Envelope, Signature, Stored};
+pub use roles::{
+    DelegatedRole, Delegations, Key, KeyVal, MetaFile, RoleKeys, Root, Snapshot, SuccinctRoles,
+    TargetFile, Targets, Timestamp,
+};
+
+use std::collections::BTreeMap;
+
+use sha2::Digest;
+
+use crate::{Dialect, Rejection};
+
+/// Hash algorithm name → encoded digest (base64 in Notary, hex in TUF).
+pub type Hashes = BTreeMap<String, String>;
+
+/// Hash algorithms the engine can check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HashAlgorithm {
+    /// sha224
+    Sha224,
+    /// sha256
+    Sha256,
+    /// sha384
+    Sha384,
+    /// sha512
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// Parse an algorithm name as written in `hashes`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "sha224" => HashAlgorithm::Sha224,
+            "sha256" => HashAlgorithm::Sha256,
+            "sha384" => HashAlgorithm::Sha384,
+            "sha512" => HashAlgorithm::Sha512,
+            _ => return None,
+        })
+    }
+
+    /// Digest `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlgorithm::Sha224 => sha2::Sha224::digest(data).to_vec(),
+            HashAlgorithm::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            HashAlgorithm::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            HashAlgorithm::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// sha256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(data).into()
+}
+
+/// Check a file's bytes against a recorded length and hashes (TUF 5.x "length and hashes" steps;
+/// Notary's checksum check). Every listed algorithm must be known and match (python-tuf refuses an
+/// unknown algorithm rather than skipping it); at least one hash must be present when
+/// `require_hash` is set.
+pub fn check_length_and_hashes(
+    dialect: Dialect,
+    label: &str,
+    length: Option<u64>,
+    hashes: Option<&Hashes>,
+    require_hash: bool,
+    data: &[u8],
+) -> Result<(), Rejection> {
+    if let Some(len) = length
+        && len != data.len() as u64
+    {
+        return Err(Rejection::LengthOrHashMismatch {
+            role: label.to_owned(),
+            algorithm: "length".into(),
+            expected: len.to_string(),
+        });
+    }
+    let empty = Hashes::new();
+    let hashes = hashes.unwrap_or(&empty);
+    if require_hash && hashes.is_empty() {
+        return Err(Rejection::invalid(label, "no hashes recorded"));
+    }
+    for (algo, expected) in hashes {
+        let mismatch = || Rejection::LengthOrHashMismatch {
+            role: label.to_owned(),
+            algorithm: algo.clone(),
+            expected: expected.clone(),
+        };
+        let alg = HashAlgorithm::from_name(algo).ok_or_else(mismatch)?;
+        let want = dialect
+            .decode_bytes(expected, "hashes")
+            .map_err(|_| mismatch())?;
+        if alg.digest(data) != want {
+            return Err(mismatch());
+        }
+    }
+    Ok(())
+}
+
+/// The `hashes` and `length` that describe `data` in this dialect (sha256 and sha512, as Notary
+/// records them; TUF readers accept either).
+pub fn describe(dialect: Dialect, data: &[u8]) -> (Hashes, u64) {
+    let mut h = Hashes::new();
+    h.insert(
+        "sha256".into(),
+        dialect.encode_bytes(&HashAlgorithm::Sha256.digest(data)),
+    );
+    h.insert(
+        "sha512".into(),
+        dialect.encode_bytes(&HashAlgorithm::Sha512.digest(data)),
+    );
+    (h, data.len() as u64)
+}

@@ -1,0 +1,235 @@
+//! A strict, allocation-bounded parser for the `multipart/form-data` bodies Notary's client
+//! uploads (reference API §5.1). Pure bytes in, parts out, so that it can be fuzzed and unit
+//! tested without a server.
+//!
+//! It accepts what Go's `mime/multipart` writes (CRLF line endings) and also bare LF, takes the
+//! `filename` parameter verbatim (no path stripping: a role name is validated, not sanitised), and
+//! stops at the closing delimiter.
+
+use crate::DecodeError;
+
+/// One part of a multipart body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The form field name (`files` from Notary's client; ignored by the server).
+    pub name: Option<String>,
+    /// The `filename` parameter: the role name.
+    pub filename: Option<String>,
+    /// The part body.
+    pub data: Vec<u8>,
+}
+
+/// The boundary of a `multipart/form-data` (or `multipart/mixed`) content type, or `None` if the
+/// content type is not multipart (Notary: `MALFORMED_UPLOAD`).
+pub fn boundary(content_type: &str) -> Option<String> {
+    let mut it = content_type.split(';');
+    let media = it.next()?.trim().to_ascii_lowercase();
+    if media != "multipart/form-data" && media != "multipart/mixed" {
+        return None;
+    }
+    for param in it {
+        let (k, v) = param.split_once('=')?;
+        if k.trim().eq_ignore_ascii_case("boundary") {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
+            if v.is_empty() || v.len() > 70 {
+                return None;
+            }
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if from > hay.len() || needle.is_empty() {
+        return None;
+    }
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+fn err(msg: &str) -> DecodeError {
+    DecodeError::Multipart(msg.to_owned())
+}
+
+/// Parse a body into at most `max_parts` parts.
+pub fn parse(body: &[u8], boundary: &str, max_parts: usize) -> Result<Vec<Part>, DecodeError> {
+    let delim = format!("--{boundary}").into_bytes();
+    // The first delimiter may be at the very start or after a preamble line.
+    let mut pos = if body.starts_with(&delim) {
+        0
+    } else {
+        find(body, &[b"\n".as_slice(), &delim].concat(), 0)
+            .ok_or_else(|| err("no opening boundary"))?
+            + 1
+    };
+    let mut parts = Vec::new();
+    loop {
+        pos += delim.len();
+        if body[pos..].starts_with(b"--") {
+            return Ok(parts);
+        }
+        // Rest of the delimiter line (transport padding), then the line break.
+        let eol = find(body, b"\n", pos).ok_or_else(|| err("unterminated boundary line"))?;
+        if !body[pos..eol]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+        {
+            return Err(err("garbage after boundary"));
+        }
+        pos = eol + 1;
+        if parts.len() == max_parts {
+            return Err(err("too many parts"));
+        }
+        // Headers, up to an empty line.
+        let mut name = None;
+        let mut filename = None;
+        loop {
+            let eol = find(body, b"\n", pos).ok_or_else(|| err("unterminated part headers"))?;
+            let line = &body[pos..eol];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            pos = eol + 1;
+            if line.is_empty() {
+                break;
+            }
+            let line = std::str::from_utf8(line).map_err(|_| err("non-UTF-8 part header"))?;
+            let (k, v) = line
+                .split_once(':')
+                .ok_or_else(|| err("malformed part header"))?;
+            if k.trim().eq_ignore_ascii_case("content-disposition") {
+                let (n, f) = disposition(v)?;
+                name = n;
+                filename = f;
+            }
+        }
+        // Body, up to the next delimiter preceded by a line break.
+        let next = find(body, &[b"\n".as_slice(), &delim].concat(), pos)
+            .ok_or_else(|| err("unterminated part"))?;
+        let mut end = next;
+        if end > pos && body[end - 1] == b'\r' {
+            end -= 1;
+        }
+        parts.push(Part {
+            name,
+            filename,
+            data: body[pos..end].to_vec(),
+        });
+        pos = next + 1;
+    }
+}
+
+/// Parse `form-data; name="files"; filename="targets/releases"` (RFC 7578 quoted strings with
+/// backslash escapes, as Go's `mime.ParseMediaType` reads them).
+fn disposition(v: &str) -> Result<(Option<String>, Option<String>), DecodeError> {
+    let mut name = None;
+    let mut filename = None;
+    let mut rest = v.split_once(';').map(|x| x.1).unwrap_or("");
+    while !rest.trim().is_empty() {
+        let (key, after) = rest
+            .split_once('=')
+            .ok_or_else(|| err("malformed Content-Disposition"))?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(q) = after.strip_prefix('"') {
+            let mut out = String::new();
+            let mut chars = q.char_indices();
+            let mut close = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            out.push(n);
+                        }
+                    }
+                    '"' => {
+                        close = Some(i);
+                        break;
+                    }
+                    c => out.push(c),
+                }
+            }
+            let close = close.ok_or_else(|| err("unterminated quoted parameter"))?;
+            (out, &q[close + 1..])
+        } else {
+            let end = after.find(';').unwrap_or(after.len());
+            (after[..end].trim().to_owned(), &after[end..])
+        };
+        match key.as_str() {
+            "name" => name = Some(value),
+            "filename" => filename = Some(value),
+            _ => {}
+        }
+        let t = remaining.trim_start();
+        if t.is_empty() {
+            break;
+        }
+        rest = t
+            .strip_prefix(';')
+            .ok_or_else(|| err("malformed Content-Disposition"))?;
+    }
+    Ok((name, filename))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(parts: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, data) in parts {
+            out.extend_from_slice(
+                format!("--B\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            );
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"--B--\r\n");
+        out
+    }
+
+    #[test]
+    fn parses_go_style_body() {
+        let b = body(&[("root", b"{\"a\":1}"), ("targets/releases", b"x\r\n--Bx")]);
+        let parts = parse(&b, "B", 10).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].filename.as_deref(), Some("root"));
+        assert_eq!(parts[0].data, b"{\"a\":1}");
+        assert_eq!(parts[1].filename.as_deref(), Some("targets/releases"));
+        assert_eq!(parts[1].data, b"x\r\n--Bx");
+    }
+
+    #[test]
+    fn zero_parts_and_limits() {
+        assert!(parse(b"--B--\r\n", "B", 10).unwrap().is_empty());
+        let b = body(&[("a", b"1"), ("b", b"2")]);
+        assert!(parse(&b, "B", 1).is_err());
+        assert!(parse(b"--B\r\nContent-Disposition: form-data\r\n\r\nabc", "B", 10).is_err());
+    }
+
+    #[test]
+    fn content_type() {
+        assert_eq!(
+            boundary("multipart/form-data; boundary=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            boundary("multipart/form-data; boundary=\"a b\"").as_deref(),
+            Some("a b")
+        );
+        assert_eq!(boundary("application/json"), None);
+        assert_eq!(boundary("multipart/form-data"), None);
+    }
+
+    #[test]
+    fn missing_filename() {
+        let b = b"--B\r\nContent-Disposition: form-data; name=\"files\"\r\n\r\n{}\r\n--B--\r\n";
+        let parts = parse(b, "B", 10).unwrap();
+        assert_eq!(parts[0].filename, None);
+    }
+}
