@@ -197,7 +197,9 @@ pub fn scheme_for(
     sig_method: Option<&str>,
 ) -> Option<Scheme> {
     let scheme = match dialect {
-        Dialect::Notary => match sig_method?.to_ascii_lowercase().as_str() {
+        // Exact names only: Notary lower-cases before comparing, but no signer writes another
+        // case, and accepting one would let a byte of a signed file change unnoticed.
+        Dialect::Notary => match sig_method? {
             "ecdsa" => Scheme::EcdsaP256Fixed,
             "eddsa" => Scheme::Ed25519,
             "rsapss" | "pycrypto-pkcs#1 pss" => Scheme::RsaPssSha256,
