@@ -48,6 +48,9 @@ pub mod server;
 pub mod time;
 pub mod verify;
 
+#[cfg(test)]
+mod testkit;
+
 // The public interface is:
 pub use build::{RawSignature, Signer, UnsignedMetadata};
 pub use dialect::{Dialect, RoleType};

@@ -58,6 +58,25 @@ fn err(msg: &str) -> DecodeError {
     DecodeError::Multipart(msg.to_owned())
 }
 
+/// The position of the line break before the next real delimiter at or after `from`: a line
+/// that is `--boundary` followed by `--` or by optional whitespace and a line break (RFC 2046).
+fn next_delimiter(body: &[u8], delim: &[u8], mut from: usize) -> Option<usize> {
+    let pat = [b"\n".as_slice(), delim].concat();
+    loop {
+        let at = find(body, &pat, from)?;
+        let after = &body[at + pat.len()..];
+        let ws = after
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        let rest = &after[ws..];
+        if after.starts_with(b"--") || rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+}
+
 /// Parse a body into at most `max_parts` parts.
 pub fn parse(body: &[u8], boundary: &str, max_parts: usize) -> Result<Vec<Part>, DecodeError> {
     let delim = format!("--{boundary}").into_bytes();
@@ -109,8 +128,7 @@ pub fn parse(body: &[u8], boundary: &str, max_parts: usize) -> Result<Vec<Part>,
             }
         }
         // Body, up to the next delimiter preceded by a line break.
-        let next = find(body, &[b"\n".as_slice(), &delim].concat(), pos)
-            .ok_or_else(|| err("unterminated part"))?;
+        let next = next_delimiter(body, &delim, pos).ok_or_else(|| err("unterminated part"))?;
         let mut end = next;
         if end > pos && body[end - 1] == b'\r' {
             end -= 1;

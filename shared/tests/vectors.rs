@@ -30,7 +30,12 @@ fn walk(dir: &str, files: &BTreeMap<&str, Vec<u8>>) -> Result<TrustedMetadataSet
     // `root.<sha256>.json` and retry once).
     if set.snapshot_root_hash_matches() != Some(true) {
         let _ = dir;
-        return Err(Rejection::LengthOrHashMismatch { role: "root".into(), algorithm: "sha256".into(), expected: String::new() }.into());
+        return Err(Rejection::LengthOrHashMismatch {
+            role: "root".into(),
+            algorithm: "sha256".into(),
+            expected: String::new(),
+        }
+        .into());
     }
     set.update_targets(&files["targets.json"])?;
     if let Some(d) = files.get("targets_releases.json") {
@@ -41,7 +46,13 @@ fn walk(dir: &str, files: &BTreeMap<&str, Vec<u8>>) -> Result<TrustedMetadataSet
 
 fn load_dir(dir: &str) -> BTreeMap<&'static str, Vec<u8>> {
     let mut m = BTreeMap::new();
-    for f in ["root.json", "timestamp.json", "snapshot.json", "targets.json", "targets_releases.json"] {
+    for f in [
+        "root.json",
+        "timestamp.json",
+        "snapshot.json",
+        "targets.json",
+        "targets_releases.json",
+    ] {
         if let Ok(b) = std::fs::read(format!("{VECTORS}/{dir}/{f}")) {
             m.insert(f, b);
         }
@@ -49,7 +60,11 @@ fn load_dir(dir: &str) -> BTreeMap<&'static str, Vec<u8>> {
     m
 }
 
-const DIRS: [&str; 3] = ["example.com_vectors", "example.com_srvsnap_server_snapshot", "local_trust_ed25519"];
+const DIRS: [&str; 3] = [
+    "example.com_vectors",
+    "example.com_srvsnap_server_snapshot",
+    "local_trust_ed25519",
+];
 
 #[test]
 fn every_vector_collection_verifies_end_to_end() {
@@ -57,7 +72,10 @@ fn every_vector_collection_verifies_end_to_end() {
         let files = load_dir(dir);
         let set = walk(dir, &files).unwrap_or_else(|e| panic!("{dir}: {e}"));
         assert_eq!(set.dialect(), notus_tuf::Dialect::Notary);
-        assert!(!set.targets("targets").unwrap().value.targets.is_empty() || dir == "local_trust_ed25519");
+        assert!(
+            !set.targets("targets").unwrap().value.targets.is_empty()
+                || dir == "local_trust_ed25519"
+        );
     }
 }
 
@@ -69,10 +87,18 @@ fn key_ids_are_notarys_computed_ids() {
             let keys: BTreeMap<String, notus_tuf::metadata::Key> = if file == "root.json" {
                 env.decode::<Root>().unwrap().keys
             } else {
-                env.decode::<Targets>().unwrap().delegations.map(|d| d.keys).unwrap_or_default()
+                env.decode::<Targets>()
+                    .unwrap()
+                    .delegations
+                    .map(|d| d.keys)
+                    .unwrap_or_default()
             };
             for (id, key) in keys {
-                assert_eq!(notary_key_id(&key.keytype, &key.keyval.public), id, "{dir}/{file}");
+                assert_eq!(
+                    notary_key_id(&key.keytype, &key.keyval.public),
+                    id,
+                    "{dir}/{file}"
+                );
             }
         }
     }
@@ -81,14 +107,34 @@ fn key_ids_are_notarys_computed_ids() {
 #[test]
 fn canonical_ids_of_x509_keys_name_the_private_key_files() {
     // Root cert 215ddde4… ↔ key file 5f2a12c7…; delegation cert 106d2d24… ↔ 37c6a2d0… (vectors README).
-    let root: Root = Envelope::from_bytes(&read("example.com_vectors", "root.json")).unwrap().decode().unwrap();
-    let cert = root.keys.iter().find(|(id, _)| id.starts_with("215ddde4")).unwrap().1;
+    let root: Root = Envelope::from_bytes(&read("example.com_vectors", "root.json"))
+        .unwrap()
+        .decode()
+        .unwrap();
+    let cert = root
+        .keys
+        .iter()
+        .find(|(id, _)| id.starts_with("215ddde4"))
+        .unwrap()
+        .1;
     let canonical = notary_canonical_key_id(&cert.keytype, &cert.keyval.public).unwrap();
     assert!(canonical.starts_with("5f2a12c7"), "{canonical}");
-    let targets: Targets = Envelope::from_bytes(&read("example.com_vectors", "targets.json")).unwrap().decode().unwrap();
+    let targets: Targets = Envelope::from_bytes(&read("example.com_vectors", "targets.json"))
+        .unwrap()
+        .decode()
+        .unwrap();
     let d = targets.delegations.unwrap();
-    let dk = d.keys.iter().find(|(id, _)| id.starts_with("106d2d24")).unwrap().1;
-    assert!(notary_canonical_key_id(&dk.keytype, &dk.keyval.public).unwrap().starts_with("37c6a2d0"));
+    let dk = d
+        .keys
+        .iter()
+        .find(|(id, _)| id.starts_with("106d2d24"))
+        .unwrap()
+        .1;
+    assert!(
+        notary_canonical_key_id(&dk.keytype, &dk.keyval.public)
+            .unwrap()
+            .starts_with("37c6a2d0")
+    );
     for f in std::fs::read_dir(format!("{VECTORS}/keys")).unwrap() {
         let name = f.unwrap().file_name().into_string().unwrap();
         if let Some(id) = name.strip_suffix(".key") {
@@ -106,9 +152,17 @@ fn file_bytes_are_notarys_envelope_of_the_canonical_signed_bytes() {
             let sigs: Vec<canonical::NotarySignature> = env
                 .signatures
                 .iter()
-                .map(|s| canonical::NotarySignature { keyid: s.keyid.clone(), method: s.method.clone().unwrap(), sig: s.sig.clone() })
+                .map(|s| canonical::NotarySignature {
+                    keyid: s.keyid.clone(),
+                    method: s.method.clone().unwrap(),
+                    sig: s.sig.clone(),
+                })
                 .collect();
-            assert_eq!(canonical::notary_envelope(&env.payload, &sigs), bytes, "{dir}/{name}");
+            assert_eq!(
+                canonical::notary_envelope(&env.payload, &sigs),
+                bytes,
+                "{dir}/{name}"
+            );
         }
     }
 }
@@ -121,7 +175,10 @@ fn root_rotation_chain_verifies_and_skipping_is_refused() {
     assert_eq!(set.root().value.version, 2);
     let mut set = TrustedMetadataSet::new(&read(dir, "6.root.json"), now()).unwrap();
     // Skipping v7 is refused: 8 is signed by 7's key, not 6's (a rotation step).
-    let skip = set.clone().update_root(&read(dir, "8.root.json")).unwrap_err();
+    let skip = set
+        .clone()
+        .update_root(&read(dir, "8.root.json"))
+        .unwrap_err();
     assert_eq!(skip, Error::Rejected(Rejection::RootRotation));
     set.update_root(&read(dir, "7.root.json")).unwrap();
     set.update_root(&read(dir, "8.root.json")).unwrap();
@@ -145,10 +202,16 @@ fn any_single_changed_byte_in_any_vector_is_refused() {
             for at in 0..bytes.len() {
                 let mut f = files.clone();
                 f.insert(name, tampered(bytes, at));
-                assert!(walk(dir, &f).is_err(), "{dir}/{name}: byte {at} changed and still accepted");
+                assert!(
+                    walk(dir, &f).is_err(),
+                    "{dir}/{name}: byte {at} changed and still accepted"
+                );
                 // The root is also refused on its own (it is self-signed).
                 if *name == "root.json" {
-                    assert!(TrustedMetadataSet::new(&f[name], now()).is_err(), "{dir}: root byte {at} changed and still self-verifies");
+                    assert!(
+                        TrustedMetadataSet::new(&f[name], now()).is_err(),
+                        "{dir}: root byte {at} changed and still self-verifies"
+                    );
                 }
             }
         }
@@ -160,23 +223,38 @@ fn any_single_changed_byte_in_any_vector_is_refused() {
 fn tampering_gets_the_right_error() {
     let dir = "example.com_vectors";
     let files = load_dir(dir);
-    let find = |bytes: &[u8], needle: &str| bytes.windows(needle.len()).position(|w| w == needle.as_bytes()).unwrap();
+    let find = |bytes: &[u8], needle: &str| {
+        bytes
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .unwrap()
+    };
 
     // A changed signature on the self-signed root: threshold not met.
     let root = &files["root.json"];
     let at = find(root, "\"sig\":\"") + 10;
     let e = TrustedMetadataSet::new(&tampered(root, at), now()).unwrap_err();
-    assert!(matches!(e, Error::Rejected(Rejection::Threshold { ref role, valid: 0, threshold: 1 }) if role == "root"), "{e:?}");
+    assert!(
+        matches!(e, Error::Rejected(Rejection::Threshold { ref role, valid: 0, threshold: 1 }) if role == "root"),
+        "{e:?}"
+    );
 
     // A changed signed field on the timestamp (fetched without a hash): threshold not met.
     let ts = &files["timestamp.json"];
     let at = find(ts, "\"expires\":\"") + 12;
     let mut set = TrustedMetadataSet::new(root, now()).unwrap();
     let e = set.update_timestamp(&tampered(ts, at)).unwrap_err();
-    assert!(matches!(e, Error::Rejected(Rejection::Threshold { ref role, .. }) if role == "timestamp"), "{e:?}");
+    assert!(
+        matches!(e, Error::Rejected(Rejection::Threshold { ref role, .. }) if role == "timestamp"),
+        "{e:?}"
+    );
 
     // Files fetched by hash: any change is a hash mismatch before any parsing.
-    for (name, role) in [("snapshot.json", "snapshot"), ("targets.json", "targets"), ("targets_releases.json", "targets/releases")] {
+    for (name, role) in [
+        ("snapshot.json", "snapshot"),
+        ("targets.json", "targets"),
+        ("targets_releases.json", "targets/releases"),
+    ] {
         let mut f = files.clone();
         let b = &files[name];
         f.insert(name, tampered(b, b.len() / 2));
@@ -198,7 +276,10 @@ fn expired_timestamp_is_refused_after_its_expiry() {
     let later: DateTime<Utc> = "2026-12-10T00:00:00Z".parse().unwrap();
     let mut set = TrustedMetadataSet::new(&files["root.json"], later).unwrap();
     let e = set.update_timestamp(&files["timestamp.json"]).unwrap_err();
-    assert!(matches!(e, Error::Rejected(Rejection::Expired { ref role, .. }) if role == "timestamp"), "{e:?}");
+    assert!(
+        matches!(e, Error::Rejected(Rejection::Expired { ref role, .. }) if role == "timestamp"),
+        "{e:?}"
+    );
     // Kept as the rollback reference, but nothing builds on it.
     assert!(set.timestamp().is_some());
     assert!(set.update_snapshot(&files["snapshot.json"], false).is_err());

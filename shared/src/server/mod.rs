@@ -25,3 +25,9 @@ pub use validate::{
     CurrentFile, HeldKeys, RepoState, SnapshotPlan, Upload, ValidatedFile, ValidatedUpdate,
     validate_update,
 };
+
+mod multipart_upload;
+pub use multipart_upload::uploads_from_multipart;
+
+#[cfg(test)]
+mod tests;
