@@ -142,8 +142,10 @@ fn encode_file(
                 .iter()
                 .map(|s| Ok(json!({"keyid": s.keyid, "sig": encode_signature(dialect, s)?.0})))
                 .collect::<Result<Vec<_>, Error>>()?;
+            // Plain JSON, not canonical JSON: canonical JSON writes control characters raw (a
+            // PEM key's newlines), which is not valid JSON. Readers re-canonicalise `signed`.
             let env = json!({"signatures": sigs, "signed": signed});
-            Ok(canonical::to_vec(&env)?)
+            Ok(serde_json::to_vec(&env)?)
         }
     }
 }
