@@ -6,6 +6,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::error::DecodeError;
 
+/// The engine's time type (UTC). Callers convert their clock reading once and pass it in.
+pub type Now = DateTime<Utc>;
+
 /// Parse an RFC 3339 timestamp.
 pub fn parse(s: &str) -> Result<DateTime<Utc>, DecodeError> {
     DateTime::parse_from_rfc3339(s)
@@ -59,6 +62,3 @@ mod tests {
         );
     }
 }
-
-/// The engine's time type (UTC). Callers convert their clock reading once and pass it in.
-pub type Now = DateTime<Utc>;
