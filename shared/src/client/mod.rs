@@ -20,3 +20,6 @@
 pub(crate) mod trusted_set;
 
 pub use trusted_set::{DelegationStep, TrustedMetadataSet};
+
+#[cfg(test)]
+mod tests;
