@@ -255,7 +255,6 @@ fn update_snapshot_rejects_dropped_and_rolled_back_roles() {
     let root = s.root(1);
     let t1 = s.targets(3, 30, false);
     let old = s.snapshot(1, &[("targets", &t1, 3), ("role1", b"x", 1)], 30);
-    let ts_old = s.timestamp(1, &old, 1, 1);
     for (roles, want) in [
         (
             vec![("targets", t1.as_slice(), 3u64)],
