@@ -45,6 +45,7 @@ pub mod metadata;
 pub mod multipart;
 pub mod paths;
 pub mod server;
+pub mod signers;
 pub mod time;
 pub mod verify;
 

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use notus_tuf::build::{RawSignature, Signer, UnsignedMetadata};
-use notus_tuf::keys::{PublicKey, Scheme, key_from_public, key_id};
+use notus_tuf::build::{Signer, UnsignedMetadata};
 use notus_tuf::metadata::Envelope;
+use notus_tuf::signers::EcdsaP256Signer;
 use notus_tuf::verify::{Authorisation, verify_threshold};
-use notus_tuf::{Dialect, Error, canonical};
-use p256::ecdsa::signature::Signer as _;
+use notus_tuf::{Dialect, canonical};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -56,39 +55,21 @@ proptest! {
     }
 }
 
-struct Key(p256::ecdsa::SigningKey, PublicKey, String, Dialect);
-
-impl Signer for Key {
-    fn key_id(&self) -> &str {
-        &self.2
-    }
-    fn public_key(&self) -> &PublicKey {
-        &self.1
-    }
-    fn sign(&self, payload: &[u8]) -> Result<RawSignature, Error> {
-        let s: p256::ecdsa::Signature = self.0.sign(payload);
-        Ok(RawSignature {
-            keyid: self.2.clone(),
-            scheme: Scheme::EcdsaP256Der,
-            bytes: s.to_der().as_bytes().to_vec(),
-        })
-    }
-}
-
-fn key(dialect: Dialect) -> (Key, BTreeMap<String, notus_tuf::metadata::Key>) {
-    let sk = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
-    let pk = PublicKey::EcdsaP256(*sk.verifying_key());
-    let k = key_from_public(dialect, &pk).unwrap();
-    let id = key_id(dialect, &k);
+fn key(dialect: Dialect) -> (EcdsaP256Signer, BTreeMap<String, notus_tuf::metadata::Key>) {
+    let k = EcdsaP256Signer::from_secret(&[9u8; 32], dialect).unwrap();
     let mut keys = BTreeMap::new();
-    keys.insert(id.clone(), k);
-    (Key(sk, pk, id, dialect), keys)
+    keys.insert(k.key_id().to_owned(), k.metadata_key().clone());
+    (k, keys)
 }
 
 fn signed_file(
     dialect: Dialect,
     targets: &BTreeMap<String, u32>,
-) -> (Vec<u8>, Key, BTreeMap<String, notus_tuf::metadata::Key>) {
+) -> (
+    Vec<u8>,
+    EcdsaP256Signer,
+    BTreeMap<String, notus_tuf::metadata::Key>,
+) {
     let (k, keys) = key(dialect);
     let t: serde_json::Map<String, Value> = targets
         .iter()
@@ -102,7 +83,6 @@ fn signed_file(
     let ty = dialect.type_name(notus_tuf::RoleType::Targets);
     let signed =
         json!({"_type": ty, "expires": "2030-01-01T00:00:00Z", "version": 3, "targets": t});
-    let _ = k.3;
     let bytes = UnsignedMetadata::new(dialect, signed)
         .unwrap()
         .sign_with(&[&k])
@@ -149,11 +129,11 @@ proptest! {
     ) {
         let dialect = if notary { Dialect::Notary } else { Dialect::Tuf };
         let (bytes, k, keys) = signed_file(dialect, &targets);
-        prop_assert!(verifies(dialect, &bytes, &k.2, &keys));
+        prop_assert!(verifies(dialect, &bytes, k.key_id(), &keys));
         let i = at.index(bytes.len());
         prop_assume!(bytes[i] != new_byte);
         let mut changed = bytes.clone();
         changed[i] = new_byte;
-        prop_assert!(!verifies(dialect, &changed, &k.2, &keys), "byte {} -> {:#x} still verifies", i, new_byte);
+        prop_assert!(!verifies(dialect, &changed, k.key_id(), &keys), "byte {} -> {:#x} still verifies", i, new_byte);
     }
 }

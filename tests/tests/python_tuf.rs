@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
-use notus_tuf::build::{self, MetaInput, RawSignature, Signer, UnsignedMetadata};
+use notus_tuf::build::{self, MetaInput, Signer, UnsignedMetadata};
 use notus_tuf::client::TrustedMetadataSet;
-use notus_tuf::keys::{PublicKey, Scheme, key_from_public, key_id};
+use notus_tuf::signers::{EcdsaP256Signer, Ed25519Signer};
 use notus_tuf::{Dialect, Error};
 use serde_json::{Value, json};
 
@@ -165,60 +165,18 @@ fn python_tuf_repositories_verify_in_notus() {
     }
 }
 
-struct P256(p256::ecdsa::SigningKey, PublicKey, String);
-struct Ed(ed25519_dalek::SigningKey, PublicKey, String);
-
-impl Signer for P256 {
-    fn key_id(&self) -> &str {
-        &self.2
-    }
-    fn public_key(&self) -> &PublicKey {
-        &self.1
-    }
-    fn sign(&self, payload: &[u8]) -> Result<RawSignature, Error> {
-        use p256::ecdsa::signature::Signer as _;
-        let s: p256::ecdsa::Signature = self.0.sign(payload);
-        Ok(RawSignature {
-            keyid: self.2.clone(),
-            scheme: Scheme::EcdsaP256Der,
-            bytes: s.to_der().as_bytes().to_vec(),
-        })
-    }
-}
-
-impl Signer for Ed {
-    fn key_id(&self) -> &str {
-        &self.2
-    }
-    fn public_key(&self) -> &PublicKey {
-        &self.1
-    }
-    fn sign(&self, payload: &[u8]) -> Result<RawSignature, Error> {
-        use ed25519_dalek::Signer as _;
-        Ok(RawSignature {
-            keyid: self.2.clone(),
-            scheme: Scheme::Ed25519,
-            bytes: self.0.sign(payload).to_bytes().to_vec(),
-        })
-    }
-}
-
-fn p256_key(seed: u8) -> (P256, Value) {
+fn p256_key(seed: u8) -> (EcdsaP256Signer, Value) {
     let mut b = [7u8; 32];
     b[31] = seed;
-    let sk = p256::ecdsa::SigningKey::from_slice(&b).unwrap();
-    let pk = PublicKey::EcdsaP256(*sk.verifying_key());
-    let key = key_from_public(Dialect::Tuf, &pk).unwrap();
-    let id = key_id(Dialect::Tuf, &key);
-    (P256(sk, pk, id), serde_json::to_value(key).unwrap())
+    let k = EcdsaP256Signer::from_secret(&b, Dialect::Tuf).unwrap();
+    let j = serde_json::to_value(k.metadata_key()).unwrap();
+    (k, j)
 }
 
-fn ed_key(seed: u8) -> (Ed, Value) {
-    let sk = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
-    let pk = PublicKey::Ed25519(sk.verifying_key());
-    let key = key_from_public(Dialect::Tuf, &pk).unwrap();
-    let id = key_id(Dialect::Tuf, &key);
-    (Ed(sk, pk, id), serde_json::to_value(key).unwrap())
+fn ed_key(seed: u8) -> (Ed25519Signer, Value) {
+    let k = Ed25519Signer::from_seed(&[seed; 32], Dialect::Tuf).unwrap();
+    let j = serde_json::to_value(k.metadata_key()).unwrap();
+    (k, j)
 }
 
 #[test]
@@ -235,8 +193,8 @@ fn metadata_notus_signs_is_read_by_python_tuf() {
     let role = |k: &str| json!({"keyids": [k], "threshold": 1});
     let root = json!({"_type": "root", "spec_version": build::SPEC_VERSION, "consistent_snapshot": true,
         "expires": exp, "version": 1,
-        "keys": {root_k.2.clone(): root_j, tgt_k.2.clone(): tgt_j, snap_k.2.clone(): snap_j, ts_k.2.clone(): ts_j},
-        "roles": {"root": role(&root_k.2), "targets": role(&tgt_k.2), "snapshot": role(&snap_k.2), "timestamp": role(&ts_k.2)},
+        "keys": {root_k.key_id().to_owned(): root_j, tgt_k.key_id().to_owned(): tgt_j, snap_k.key_id().to_owned(): snap_j, ts_k.key_id().to_owned(): ts_j},
+        "roles": {"root": role(root_k.key_id()), "targets": role(tgt_k.key_id()), "snapshot": role(snap_k.key_id()), "timestamp": role(ts_k.key_id())},
         "x-notus-unknown-field": {"kept": true}});
     let sign = |v: Value, k: &dyn Signer| {
         UnsignedMetadata::new(t, v)
@@ -248,8 +206,8 @@ fn metadata_notus_signs_is_read_by_python_tuf() {
     let (hashes, length) = notus_tuf::metadata::describe(t, b"hello");
     let targets = json!({"_type": "targets", "spec_version": build::SPEC_VERSION, "expires": exp, "version": 1,
         "targets": {"a/hello.txt": {"length": length, "hashes": hashes, "custom": {"x": 1}}},
-        "delegations": {"keys": {del_k.2.clone(): del_j},
-            "roles": [{"name": "role1", "keyids": [del_k.2.clone()], "threshold": 1, "terminating": true, "paths": ["rel/*"]}]}});
+        "delegations": {"keys": {del_k.key_id().to_owned(): del_j},
+            "roles": [{"name": "role1", "keyids": [del_k.key_id().to_owned()], "threshold": 1, "terminating": true, "paths": ["rel/*"]}]}});
     let targets_b = sign(targets, &tgt_k);
     let role1_b = sign(
         json!({"_type": "targets", "spec_version": build::SPEC_VERSION, "expires": exp, "version": 1, "targets": {}}),
