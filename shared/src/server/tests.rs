@@ -901,3 +901,190 @@ fn error_bodies_are_byte_exact() {
     );
     let _ = BTreeMap::<u8, u8>::new();
 }
+
+/// The same pipeline in the TUF dialect: TUF role names, TUF snapshot records (versions), glob
+/// delegation paths, and the server-generated snapshot.
+#[test]
+fn tuf_collections_are_validated_with_tuf_rules() {
+    const T: Dialect = Dialect::Tuf;
+    let rk = TestKey::ecdsa(T, 1);
+    let tk = TestKey::ecdsa(T, 2);
+    let sk = TestKey::ecdsa(T, 3);
+    let ts = TestKey::ecdsa(T, 4);
+    let dk = TestKey::ecdsa(T, 5);
+    let e = build::expires_string(T, now() + Duration::days(30));
+    let mut keys = serde_json::Map::new();
+    for k in [&rk, &tk, &sk, &ts] {
+        keys.insert(k.id.clone(), serde_json::to_value(&k.key).unwrap());
+    }
+    let role = |k: &TestKey| json!({"keyids": [k.id.clone()], "threshold": 1});
+    let root = sign(
+        T,
+        json!({"_type": "root", "spec_version": "1.0.31", "consistent_snapshot": true, "expires": e, "version": 1,
+        "keys": keys, "roles": {"root": role(&rk), "targets": role(&tk), "snapshot": role(&sk), "timestamp": role(&ts)}}),
+        &[&rk],
+    );
+    let targets = sign(
+        T,
+        json!({"_type": "targets", "expires": e, "version": 1, "targets": {},
+        "delegations": {"keys": {dk.id.clone(): serde_json::to_value(&dk.key).unwrap()},
+            "roles": [{"name": "role1", "keyids": [dk.id.clone()], "threshold": 1, "terminating": true, "paths": ["a/*"]}]}}),
+        &[&tk],
+    );
+    let (h, len) = describe(T, b"x");
+    let role1 = |path: &str, v: u64| {
+        sign(
+            T,
+            json!({"_type": "targets", "expires": e, "version": v, "targets": {path: {"length": len, "hashes": h}}}),
+            &[&dk],
+        )
+    };
+    let held = HeldKeys {
+        timestamp: vec![ts.public.clone()],
+        snapshot: vec![sk.public.clone()],
+    };
+    let mut state = RepoState::default();
+    let up = |files: &[(&str, &[u8])]| {
+        files
+            .iter()
+            .map(|(n, b)| Upload {
+                filename: n.to_string(),
+                data: b.to_vec(),
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // A glob that does not match (a/* does not reach a/b/x) is refused.
+    let bad = role1("a/b/x", 1);
+    let err = validate_update(
+        "example.com/tuf",
+        &state,
+        up(&[("root", &root), ("targets", &targets), ("role1", &bad)]),
+        &held,
+        now(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UploadError::Invalid {
+                rejection: crate::Rejection::PathNotDelegated { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A TUF role name is valid in a TUF collection only.
+    let err = validate_update(
+        "example.com/tuf",
+        &state,
+        up(&[("role1", &bad)]),
+        &held,
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(err, UploadError::InvalidRole("role1".into()));
+
+    let good = role1("a/x", 1);
+    let v = validate_update(
+        "example.com/tuf",
+        &state,
+        up(&[("root", &root), ("targets", &targets), ("role1", &good)]),
+        &held,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(v.dialect, T);
+    assert_eq!(
+        v.files.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
+        ["root", "targets", "role1"]
+    );
+    let snap = v
+        .snapshot_to_sign(&state, now() + Duration::days(7))
+        .unwrap()
+        .unwrap();
+    let meta = &snap.signed()["meta"];
+    assert_eq!(meta["targets.json"]["version"], 1);
+    assert_eq!(meta["role1.json"]["version"], 1);
+    assert!(
+        meta.get("root.json").is_none(),
+        "TUF snapshots do not list root"
+    );
+    let snap_bytes = snap.sign_with(&[&sk as &dyn Signer]).unwrap();
+    for f in &v.files {
+        state.files.insert(
+            f.role.clone(),
+            CurrentFile {
+                bytes: f.bytes.clone(),
+                version: f.version,
+            },
+        );
+    }
+    state.files.insert(
+        "snapshot".into(),
+        CurrentFile {
+            bytes: snap_bytes.clone(),
+            version: 1,
+        },
+    );
+
+    // An uploaded snapshot must carry the uploaded role's version.
+    let role1_v2 = role1("a/y", 2);
+    let stale = build::build_snapshot(
+        T,
+        2,
+        now() + Duration::days(7),
+        &[
+            build::MetaInput {
+                role: "targets",
+                bytes: &targets,
+                version: 1,
+            },
+            build::MetaInput {
+                role: "role1",
+                bytes: &good,
+                version: 1,
+            },
+        ],
+    )
+    .unwrap()
+    .sign_with(&[&sk as &dyn Signer])
+    .unwrap();
+    let err = validate_update(
+        "example.com/tuf",
+        &state,
+        up(&[("role1", &role1_v2), ("snapshot", &stale)]),
+        &held,
+        now(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UploadError::Invalid {
+                rejection: crate::Rejection::BadVersion { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A delegate publishes alone; the server generates snapshot v2.
+    let v = validate_update(
+        "example.com/tuf",
+        &state,
+        up(&[("role1", &role1_v2)]),
+        &held,
+        now(),
+    )
+    .unwrap();
+    assert!(matches!(
+        v.snapshot,
+        SnapshotPlan::Generate { version: 2, .. }
+    ));
+    let snap2 = v
+        .snapshot_to_sign(&state, now() + Duration::days(7))
+        .unwrap()
+        .unwrap();
+    assert_eq!(snap2.signed()["meta"]["role1.json"]["version"], 2);
+    assert_eq!(snap2.signed()["meta"]["targets.json"]["version"], 1);
+}
