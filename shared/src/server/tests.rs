@@ -3,8 +3,6 @@
 //! testdata/notary-wire) — status, code, error name and message — except where Notus is stricter
 //! on purpose (marked `STRICTER`).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -95,29 +93,43 @@ fn snapshot_signed(metas: &[(&str, &[u8])], version: u64) -> Value {
 }
 
 /// An in-memory collection that applies validated updates the way the service will: store the
-/// uploaded files, generate the timestamp (and snapshot when planned).
+/// uploaded files, generate the snapshot when the plan says so, then the timestamp.
 struct Repo {
     gun: String,
+    dialect: Dialect,
     state: RepoState,
     held: HeldKeys,
     ts: TestKey,
+    snap: Option<TestKey>,
 }
 
 impl Repo {
     fn new(gun: &str, ts: TestKey) -> Self {
+        Self::in_dialect(gun, D, ts, None)
+    }
+
+    fn in_dialect(gun: &str, dialect: Dialect, ts: TestKey, snap: Option<TestKey>) -> Self {
         let held = HeldKeys {
             timestamp: vec![ts.public.clone()],
-            snapshot: vec![],
+            snapshot: snap.iter().map(|k| k.public.clone()).collect(),
         };
         Repo {
             gun: gun.into(),
+            dialect,
             state: RepoState::default(),
             held,
             ts,
+            snap,
         }
     }
 
-    fn post(&mut self, files: &[(&str, &[u8])]) -> Result<(), UploadError> {
+    fn store(&mut self, role: &str, bytes: Vec<u8>, version: u64) {
+        self.state
+            .files
+            .insert(role.into(), CurrentFile { bytes, version });
+    }
+
+    fn post(&mut self, files: &[(&str, &[u8])]) -> Result<ValidatedUpdate, UploadError> {
         let uploads = files
             .iter()
             .map(|(n, b)| Upload {
@@ -126,18 +138,30 @@ impl Repo {
             })
             .collect();
         let v = validate_update(&self.gun, &self.state, uploads, &self.held, now())?;
+        let generated = v
+            .snapshot_to_sign(&self.state, now() + Duration::days(1095))
+            .unwrap();
         for f in &v.files {
-            self.state.files.insert(
-                f.role.clone(),
-                CurrentFile {
-                    bytes: f.bytes.clone(),
-                    version: f.version,
-                },
-            );
+            self.store(&f.role, f.bytes.clone(), f.version);
+        }
+        if let (
+            Some(unsigned),
+            SnapshotPlan::Generate {
+                version, key_id, ..
+            },
+        ) = (generated, &v.snapshot)
+        {
+            let key = self
+                .snap
+                .as_ref()
+                .expect("a generated snapshot needs the server's key");
+            assert_eq!(key_id, &key.id);
+            let bytes = unsigned.sign_with(&[key as &dyn Signer]).unwrap();
+            self.store("snapshot", bytes, *version);
         }
         let snap = &self.state.files["snapshot"];
         let ts = build::build_timestamp(
-            D,
+            self.dialect,
             v.timestamp_version,
             now() + Duration::days(14),
             &snap.bytes,
@@ -146,23 +170,23 @@ impl Repo {
         .unwrap();
         assert_eq!(v.timestamp_key_id, self.ts.id);
         let bytes = ts.sign_with(&[&self.ts as &dyn Signer]).unwrap();
-        self.state.files.insert(
-            "timestamp".into(),
-            CurrentFile {
-                bytes,
-                version: v.timestamp_version,
-            },
-        );
-        Ok(())
+        self.store("timestamp", bytes, v.timestamp_version);
+        Ok(v)
+    }
+
+    /// The `meta` of the stored snapshot.
+    fn snapshot_meta(&self) -> Value {
+        let env = crate::Envelope::from_bytes(&self.state.files["snapshot"].bytes).unwrap();
+        env.signed["meta"].clone()
     }
 }
 
 /// Outcome as (status, code, error name, message) — `None`s where the wire has none.
 type Outcome = (u16, Option<&'static str>, Option<String>, Option<String>);
 
-fn outcome(r: Result<(), UploadError>) -> Outcome {
+fn outcome<T>(r: Result<T, UploadError>) -> Outcome {
     match r {
-        Ok(()) => (200, None, None, None),
+        Ok(_) => (200, None, None, None),
         Err(e) => {
             let n = e.to_notary();
             let body: Value = serde_json::from_slice(&n.body()).unwrap();
@@ -211,13 +235,17 @@ fn cut(msg: &str) -> String {
     msg.to_owned()
 }
 
-fn check(case: &str, got: Result<(), UploadError>) {
+fn check<T>(case: &str, got: Result<T, UploadError>) {
     let mut g = outcome(got);
     g.3 = g.3.as_deref().map(cut);
     assert_eq!(g, recorded(case), "case {case:?}");
 }
 
-fn post_raw(content_type: &str, body: &[u8], repo: &mut Repo) -> Result<(), UploadError> {
+fn post_raw(
+    content_type: &str,
+    body: &[u8],
+    repo: &mut Repo,
+) -> Result<ValidatedUpdate, UploadError> {
     let uploads = uploads_from_multipart(content_type, body, 64)?;
     let files: Vec<(String, Vec<u8>)> = uploads.into_iter().map(|u| (u.filename, u.data)).collect();
     let refs: Vec<(&str, &[u8])> = files
@@ -722,8 +750,7 @@ fn every_recorded_case_is_covered() {
 #[test]
 fn server_generates_snapshot_when_it_holds_the_key() {
     let k = keys();
-    let mut repo = Repo::new(GUN, TestKey::ecdsa(D, 3));
-    repo.held.snapshot = vec![k.snap.public.clone()];
+    let mut repo = Repo::in_dialect(GUN, D, TestKey::ecdsa(D, 3), Some(TestKey::ecdsa(D, 2)));
     let root1 = sign(
         D,
         root_signed(&[&k.root], &k.tgt, &k.snap, &k.ts, 1, 3650),
@@ -734,37 +761,18 @@ fn server_generates_snapshot_when_it_holds_the_key() {
         targets_signed(json!({"a": tfile(b"x")}), 1, 1095, None),
         &[&k.tgt],
     );
-    let uploads = vec![
-        Upload {
-            filename: "root".into(),
-            data: root1.clone(),
-        },
-        Upload {
-            filename: "targets".into(),
-            data: tg1.clone(),
-        },
-    ];
-    let v = validate_update(GUN, &repo.state, uploads, &repo.held, now()).unwrap();
-    let SnapshotPlan::Generate {
-        version: 1, key_id, ..
-    } = &v.snapshot
-    else {
-        panic!("{:?}", v.snapshot)
-    };
-    assert_eq!(key_id, &k.snap.id);
-    let snap = v
-        .snapshot_to_sign(&repo.state, now() + Duration::days(1095))
-        .unwrap()
-        .unwrap();
-    let bytes = snap.sign_with(&[&k.snap as &dyn Signer]).unwrap();
+    let v = repo.post(&[("root", &root1), ("targets", &tg1)]).unwrap();
+    assert!(
+        matches!(v.snapshot, SnapshotPlan::Generate { version: 1, .. }),
+        "{:?}",
+        v.snapshot
+    );
     // The generated snapshot verifies in a client and records exactly the uploaded bytes.
     let mut set = crate::client::TrustedMetadataSet::new(&root1, now()).unwrap();
-    let ts = build::build_timestamp(D, 1, now() + Duration::days(14), &bytes, 1)
-        .unwrap()
-        .sign_with(&[&k.ts as &dyn Signer])
+    set.update_timestamp(&repo.state.files["timestamp"].bytes)
         .unwrap();
-    set.update_timestamp(&ts).unwrap();
-    set.update_snapshot(&bytes, false).unwrap();
+    set.update_snapshot(&repo.state.files["snapshot"].bytes, false)
+        .unwrap();
     assert_eq!(set.snapshot_root_hash_matches(), Some(true));
     set.update_targets(&tg1).unwrap();
 }
@@ -899,7 +907,6 @@ fn error_bodies_are_byte_exact() {
         .unwrap(),
         "{\"errors\":[{\"code\":\"VERSION\",\"message\":\"A newer version of metadata is already available.\",\"detail\":{}}]}\n"
     );
-    let _ = BTreeMap::<u8, u8>::new();
 }
 
 /// The same pipeline in the TUF dialect: TUF role names, TUF snapshot records (versions), glob
@@ -939,31 +946,18 @@ fn tuf_collections_are_validated_with_tuf_rules() {
             &[&dk],
         )
     };
-    let held = HeldKeys {
-        timestamp: vec![ts.public.clone()],
-        snapshot: vec![sk.public.clone()],
-    };
-    let mut state = RepoState::default();
-    let up = |files: &[(&str, &[u8])]| {
-        files
-            .iter()
-            .map(|(n, b)| Upload {
-                filename: n.to_string(),
-                data: b.to_vec(),
-            })
-            .collect::<Vec<_>>()
-    };
+    let mut repo = Repo::in_dialect(
+        "example.com/tuf",
+        T,
+        TestKey::ecdsa(T, 4),
+        Some(TestKey::ecdsa(T, 3)),
+    );
 
     // A glob that does not match (a/* does not reach a/b/x) is refused.
     let bad = role1("a/b/x", 1);
-    let err = validate_update(
-        "example.com/tuf",
-        &state,
-        up(&[("root", &root), ("targets", &targets), ("role1", &bad)]),
-        &held,
-        now(),
-    )
-    .unwrap_err();
+    let err = repo
+        .post(&[("root", &root), ("targets", &targets), ("role1", &bad)])
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -975,57 +969,26 @@ fn tuf_collections_are_validated_with_tuf_rules() {
         "{err:?}"
     );
     // A TUF role name is valid in a TUF collection only.
-    let err = validate_update(
-        "example.com/tuf",
-        &state,
-        up(&[("role1", &bad)]),
-        &held,
-        now(),
-    )
-    .unwrap_err();
-    assert_eq!(err, UploadError::InvalidRole("role1".into()));
+    assert_eq!(
+        repo.post(&[("role1", &bad)]).unwrap_err(),
+        UploadError::InvalidRole("role1".into())
+    );
 
     let good = role1("a/x", 1);
-    let v = validate_update(
-        "example.com/tuf",
-        &state,
-        up(&[("root", &root), ("targets", &targets), ("role1", &good)]),
-        &held,
-        now(),
-    )
-    .unwrap();
+    let v = repo
+        .post(&[("root", &root), ("targets", &targets), ("role1", &good)])
+        .unwrap();
     assert_eq!(v.dialect, T);
     assert_eq!(
         v.files.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
         ["root", "targets", "role1"]
     );
-    let snap = v
-        .snapshot_to_sign(&state, now() + Duration::days(7))
-        .unwrap()
-        .unwrap();
-    let meta = &snap.signed()["meta"];
+    let meta = repo.snapshot_meta();
     assert_eq!(meta["targets.json"]["version"], 1);
     assert_eq!(meta["role1.json"]["version"], 1);
     assert!(
         meta.get("root.json").is_none(),
         "TUF snapshots do not list root"
-    );
-    let snap_bytes = snap.sign_with(&[&sk as &dyn Signer]).unwrap();
-    for f in &v.files {
-        state.files.insert(
-            f.role.clone(),
-            CurrentFile {
-                bytes: f.bytes.clone(),
-                version: f.version,
-            },
-        );
-    }
-    state.files.insert(
-        "snapshot".into(),
-        CurrentFile {
-            bytes: snap_bytes.clone(),
-            version: 1,
-        },
     );
 
     // An uploaded snapshot must carry the uploaded role's version.
@@ -1050,14 +1013,9 @@ fn tuf_collections_are_validated_with_tuf_rules() {
     .unwrap()
     .sign_with(&[&sk as &dyn Signer])
     .unwrap();
-    let err = validate_update(
-        "example.com/tuf",
-        &state,
-        up(&[("role1", &role1_v2), ("snapshot", &stale)]),
-        &held,
-        now(),
-    )
-    .unwrap_err();
+    let err = repo
+        .post(&[("role1", &role1_v2), ("snapshot", &stale)])
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -1069,22 +1027,12 @@ fn tuf_collections_are_validated_with_tuf_rules() {
         "{err:?}"
     );
     // A delegate publishes alone; the server generates snapshot v2.
-    let v = validate_update(
-        "example.com/tuf",
-        &state,
-        up(&[("role1", &role1_v2)]),
-        &held,
-        now(),
-    )
-    .unwrap();
+    let v = repo.post(&[("role1", &role1_v2)]).unwrap();
     assert!(matches!(
         v.snapshot,
         SnapshotPlan::Generate { version: 2, .. }
     ));
-    let snap2 = v
-        .snapshot_to_sign(&state, now() + Duration::days(7))
-        .unwrap()
-        .unwrap();
-    assert_eq!(snap2.signed()["meta"]["role1.json"]["version"], 2);
-    assert_eq!(snap2.signed()["meta"]["targets.json"]["version"], 1);
+    let meta = repo.snapshot_meta();
+    assert_eq!(meta["role1.json"]["version"], 2);
+    assert_eq!(meta["targets.json"]["version"], 1);
 }
