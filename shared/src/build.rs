@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::{self, NotarySignature};
 use crate::keys::{PublicKey, Scheme};
-use crate::metadata::describe;
+use std::collections::BTreeMap;
+
+use crate::metadata::{MetaFile, describe};
 use crate::{DecodeError, Dialect, Error, RoleType, time};
 
 /// The TUF spec version Notus writes.
@@ -169,15 +171,38 @@ pub struct MetaInput<'a> {
     pub version: u64,
 }
 
-fn meta_entry(dialect: Dialect, input: &MetaInput<'_>) -> Value {
+/// The record a snapshot or timestamp keeps of one file.
+pub fn meta_file(dialect: Dialect, input: &MetaInput<'_>) -> MetaFile {
     let (hashes, length) = describe(dialect, input.bytes);
-    match dialect {
-        // Notary records hashes and length only (reference API §10.1).
-        Dialect::Notary => json!({"hashes": hashes, "length": length}),
-        // TUF records the version; the hashes and length are optional and make mix-and-match
-        // impossible even without consistent snapshots, so Notus writes them.
-        Dialect::Tuf => json!({"hashes": hashes, "length": length, "version": input.version}),
+    MetaFile {
+        // Notary records hashes and length only (reference API §10.1). TUF records the version;
+        // the hashes and length are optional there and make mix-and-match impossible even
+        // without consistent snapshots, so Notus writes them.
+        version: (dialect == Dialect::Tuf).then_some(input.version),
+        length: Some(length),
+        hashes: Some(hashes),
+        extra: Default::default(),
     }
+}
+
+/// `meta` for `files`, keyed as the dialect keys them.
+pub fn meta_records(dialect: Dialect, files: &[MetaInput<'_>]) -> BTreeMap<String, MetaFile> {
+    files
+        .iter()
+        .map(|f| (dialect.meta_key(f.role), meta_file(dialect, f)))
+        .collect()
+}
+
+fn with_meta(
+    dialect: Dialect,
+    role: RoleType,
+    version: u64,
+    expires: DateTime<Utc>,
+    meta: &BTreeMap<String, MetaFile>,
+) -> Result<UnsignedMetadata, DecodeError> {
+    let mut m = header(dialect, role, version, expires);
+    m.insert("meta".into(), serde_json::to_value(meta)?);
+    UnsignedMetadata::new(dialect, Value::Object(m))
 }
 
 fn header(
@@ -210,13 +235,7 @@ pub fn build_snapshot(
     expires: DateTime<Utc>,
     files: &[MetaInput<'_>],
 ) -> Result<UnsignedMetadata, DecodeError> {
-    let mut m = header(dialect, RoleType::Snapshot, version, expires);
-    let meta: Map<String, Value> = files
-        .iter()
-        .map(|f| (dialect.meta_key(f.role), meta_entry(dialect, f)))
-        .collect();
-    m.insert("meta".into(), Value::Object(meta));
-    UnsignedMetadata::new(dialect, Value::Object(m))
+    build_snapshot_with_meta(dialect, version, expires, &meta_records(dialect, files))
 }
 
 /// A timestamp over the snapshot file `snapshot` (its exact bytes and version).
@@ -227,16 +246,18 @@ pub fn build_timestamp(
     snapshot: &[u8],
     snapshot_version: u64,
 ) -> Result<UnsignedMetadata, DecodeError> {
-    let mut m = header(dialect, RoleType::Timestamp, version, expires);
     let input = MetaInput {
         role: "snapshot",
         bytes: snapshot,
         version: snapshot_version,
     };
-    let mut meta = Map::new();
-    meta.insert(dialect.meta_key("snapshot"), meta_entry(dialect, &input));
-    m.insert("meta".into(), Value::Object(meta));
-    UnsignedMetadata::new(dialect, Value::Object(m))
+    with_meta(
+        dialect,
+        RoleType::Timestamp,
+        version,
+        expires,
+        &meta_records(dialect, &[input]),
+    )
 }
 
 /// A snapshot with the given `meta` records (the service's generated snapshot keeps the previous
@@ -245,9 +266,7 @@ pub fn build_snapshot_with_meta(
     dialect: Dialect,
     version: u64,
     expires: DateTime<Utc>,
-    meta: &std::collections::BTreeMap<String, crate::metadata::MetaFile>,
+    meta: &BTreeMap<String, MetaFile>,
 ) -> Result<UnsignedMetadata, DecodeError> {
-    let mut m = header(dialect, RoleType::Snapshot, version, expires);
-    m.insert("meta".into(), serde_json::to_value(meta)?);
-    UnsignedMetadata::new(dialect, Value::Object(m))
+    with_meta(dialect, RoleType::Snapshot, version, expires, meta)
 }

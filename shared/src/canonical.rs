@@ -151,10 +151,15 @@ pub fn notary_envelope(signed_canonical: &[u8], signatures: &[NotarySignature]) 
     out
 }
 
-/// A string as Go's `encoding/json` writes it (HTML-safe). Only used for ASCII identifiers.
 fn write_go_string(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(go_string(s).as_bytes());
+}
+
+/// A JSON string literal as Go's `encoding/json` writes it (HTML-safe).
+pub fn go_string(s: &str) -> String {
     let v = serde_json::to_vec(&Value::String(s.to_owned())).unwrap_or_default();
-    out.extend_from_slice(&go_html_escape(&v));
+    // Escaping only replaces bytes with ASCII sequences, so valid UTF-8 stays valid.
+    String::from_utf8(go_html_escape(&v)).unwrap_or_default()
 }
 
 #[cfg(test)]

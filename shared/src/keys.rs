@@ -402,10 +402,7 @@ pub fn tuf_key_id(key: &Key) -> String {
 /// The key ID a key must have in this dialect, or `None` where the dialect does not bind IDs to
 /// key content (TUF: python-tuf and go-tuf accept any ID; the ID is a name).
 pub fn required_key_id(dialect: Dialect, key: &Key) -> Option<String> {
-    match dialect {
-        Dialect::Notary => Some(notary_key_id(&key.keytype, &key.keyval.public)),
-        Dialect::Tuf => None,
-    }
+    (dialect == Dialect::Notary).then(|| key_id(dialect, key))
 }
 
 /// Build the metadata form of a public key in a dialect (what a publisher writes into root).

@@ -11,7 +11,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::Dialect;
-use crate::metadata::{DelegatedRole, SuccinctRoles};
+use crate::metadata::{DelegatedRole, Delegations, SuccinctRoles};
 
 /// Whether `role` is trusted for `target` in this dialect.
 pub fn role_matches(dialect: Dialect, role: &DelegatedRole, target: &str) -> bool {
@@ -124,6 +124,44 @@ fn match_class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
         }
     }
     None
+}
+
+/// The entry a delegator wrote for one delegated role: a listed role, or one succinct hash bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelegationEntry<'a> {
+    /// A role listed in `delegations.roles`.
+    Role(&'a DelegatedRole),
+    /// One bin of `delegations.succinct_roles`.
+    Bin(&'a SuccinctRoles),
+}
+
+impl<'a> DelegationEntry<'a> {
+    /// Authorised key IDs.
+    pub fn keyids(self) -> &'a [String] {
+        match self {
+            DelegationEntry::Role(r) => r.keyids(),
+            DelegationEntry::Bin(s) => &s.keyids,
+        }
+    }
+
+    /// Signatures needed.
+    pub fn threshold(self) -> u64 {
+        match self {
+            DelegationEntry::Role(r) => r.threshold,
+            DelegationEntry::Bin(s) => s.threshold,
+        }
+    }
+}
+
+impl Delegations {
+    /// The entry for `role`, if these delegations name it (by name, or as one of the bins).
+    pub fn find(&self, role: &str) -> Option<DelegationEntry<'_>> {
+        if let Some(r) = self.roles().iter().find(|r| r.name == role) {
+            return Some(DelegationEntry::Role(r));
+        }
+        let s = self.succinct_roles.as_ref()?;
+        s.is_bin(role).then_some(DelegationEntry::Bin(s))
+    }
 }
 
 impl SuccinctRoles {

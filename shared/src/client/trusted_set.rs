@@ -37,12 +37,7 @@ fn load<T: serde::de::DeserializeOwned>(
     let envelope = Envelope::from_bytes(data)?;
     check_type(dialect, role, label, &envelope)?;
     let value: T = envelope.decode()?;
-    Ok(Stored {
-        value,
-        sha256: metadata::sha256(data),
-        bytes: data.to_vec(),
-        envelope,
-    })
+    Ok(Stored::new(value, envelope, data.to_vec()))
 }
 
 pub(crate) fn check_type(
@@ -92,18 +87,11 @@ pub(crate) fn root_auth<'a>(
 /// The authorisation `delegator` gives `role`, or `None` if it does not delegate it.
 pub(crate) fn delegation_auth<'a>(delegator: &'a Targets, role: &str) -> Option<Authorisation<'a>> {
     let d = delegator.delegations.as_ref()?;
-    if let Some(r) = d.roles().iter().find(|r| r.name == role) {
-        return Some(Authorisation {
-            keys: &d.keys,
-            keyids: r.keyids(),
-            threshold: r.threshold,
-        });
-    }
-    let s = d.succinct_roles.as_ref()?;
-    s.is_bin(role).then(|| Authorisation {
+    let entry = d.find(role)?;
+    Some(Authorisation {
         keys: &d.keys,
-        keyids: &s.keyids,
-        threshold: s.threshold,
+        keyids: entry.keyids(),
+        threshold: entry.threshold(),
     })
 }
 

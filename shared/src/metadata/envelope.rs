@@ -111,17 +111,22 @@ impl<T: serde::de::DeserializeOwned> Stored<T> {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DecodeError> {
         let envelope = Envelope::from_bytes(&bytes)?;
         let value = envelope.decode()?;
-        let sha256 = super::sha256(&bytes);
-        Ok(Stored {
-            value,
-            envelope,
-            bytes,
-            sha256,
-        })
+        Ok(Stored::new(value, envelope, bytes))
     }
 }
 
 impl<T> Stored<T> {
+    /// Keep a typed value with the envelope and exact bytes it was parsed from.
+    pub fn new(value: T, envelope: Envelope, bytes: Vec<u8>) -> Self {
+        let sha256 = super::sha256(&bytes);
+        Stored {
+            value,
+            envelope,
+            bytes,
+            sha256,
+        }
+    }
+
     /// Length of the file in bytes.
     pub fn length(&self) -> u64 {
         self.bytes.len() as u64

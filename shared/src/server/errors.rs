@@ -2,7 +2,7 @@
 //! mapping from engine refusals to it, with the exact codes, messages and `SerializableError`
 //! details notary-server sends, so that the real client prints the same text.
 
-use serde_json::Value;
+use crate::canonical::go_string;
 
 use crate::{Error, Rejection};
 
@@ -122,7 +122,7 @@ impl UploadError {
                 400,
                 "INVALID_ROLE",
                 "The role you are attempting to operate on is invalid.",
-                Some(json_string(r)),
+                Some(go_string(r)),
             ),
             UploadError::MalformedJson { .. } => NotaryError::new(
                 400,
@@ -138,10 +138,10 @@ impl UploadError {
             ),
             UploadError::Invalid { kind, rejection } => {
                 // Go struct field order: Name, Error; ErrBadHierarchy is {Missing, Msg}.
-                let msg = json_string(&rejection_message(rejection));
+                let msg = go_string(&rejection_message(rejection));
                 let err = match rejection {
                     Rejection::MissingRole { role } => {
-                        format!("{{\"Missing\":{},\"Msg\":{msg}}}", json_string(role))
+                        format!("{{\"Missing\":{},\"Msg\":{msg}}}", go_string(role))
                     }
                     _ => format!("{{\"Msg\":{msg}}}"),
                 };
@@ -151,7 +151,7 @@ impl UploadError {
                     "Update sent by the client is invalid.",
                     Some(format!(
                         "{{\"Name\":{},\"Error\":{err}}}",
-                        json_string(kind.name())
+                        go_string(kind.name())
                     )),
                 )
             }
@@ -161,7 +161,7 @@ impl UploadError {
                 "Update sent by the client is invalid.",
                 Some(format!(
                     "{{\"Name\":\"ErrValidation\",\"Error\":{{\"Msg\":{}}}}}",
-                    json_string(msg)
+                    go_string(msg)
                 )),
             ),
         }
@@ -221,8 +221,8 @@ impl NotaryError {
     pub fn body(&self) -> Vec<u8> {
         let mut out = format!(
             "{{\"errors\":[{{\"code\":{},\"message\":{}",
-            Value::String(self.code.into()),
-            Value::String(self.message.into())
+            go_string(self.code),
+            go_string(self.message)
         );
         if let Some(d) = &self.detail {
             out.push_str(",\"detail\":");
@@ -231,10 +231,4 @@ impl NotaryError {
         out.push_str("}]}\n");
         out.into_bytes()
     }
-}
-
-/// A JSON string literal, escaped as Go's `encoding/json` does (HTML-safe).
-fn json_string(s: &str) -> String {
-    let v = serde_json::to_vec(&Value::String(s.to_owned())).unwrap_or_default();
-    String::from_utf8(crate::canonical::go_html_escape(&v)).unwrap_or_default()
 }

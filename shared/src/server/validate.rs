@@ -14,6 +14,7 @@ use crate::keys::{ParsedKey, PublicKey};
 use crate::metadata::{
     self, DelegatedRole, Envelope, MetaFile, Root, Snapshot, Stored, SuccinctRoles, Targets,
 };
+use crate::paths::DelegationEntry;
 use crate::verify::{self, Authorisation};
 use crate::{DecodeError, Dialect, Error, Rejection, RoleType, paths};
 
@@ -148,13 +149,10 @@ impl ValidatedUpdate {
                 });
             }
         }
-        let fresh = build::build_snapshot(d, version, expires, &inputs)?;
-        let fresh_meta: BTreeMap<String, MetaFile> =
-            serde_json::from_value(fresh.signed()["meta"].clone())?;
-        meta.extend(fresh_meta);
-        build::build_snapshot_with_meta(d, version, expires, &meta)
-            .map(Some)
-            .map_err(Into::into)
+        meta.extend(build::meta_records(d, &inputs));
+        Ok(Some(build::build_snapshot_with_meta(
+            d, version, expires, &meta,
+        )?))
     }
 }
 
@@ -175,8 +173,22 @@ fn parse_current<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn engine(role: &str) -> impl Fn(Error) -> UploadError + '_ {
-    move |e| UploadError::from_engine(role, e)
+/// Freeze check: `expires` must be after `now` (an unparseable date is malformed JSON).
+fn check_expiry(role: &str, expires: &str, now: DateTime<Utc>) -> Result2<()> {
+    let expired = is_expired(expires, now).map_err(|e| UploadError::MalformedJson {
+        role: role.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if expired {
+        return Err(UploadError::invalid(
+            role,
+            Rejection::Expired {
+                role: role.to_owned(),
+                expires: expires.to_owned(),
+            },
+        ));
+    }
+    Ok(())
 }
 
 fn rejected(role: &str) -> impl Fn(Rejection) -> UploadError + '_ {
@@ -208,13 +220,10 @@ impl ChainLink {
 }
 
 fn link_for(delegator: &Targets, role: &str) -> Option<ChainLink> {
-    let d = delegator.delegations.as_ref()?;
-    if let Some(r) = d.roles().iter().find(|r| r.name == role) {
-        return Some(ChainLink::Role(r.clone()));
-    }
-    let s = d.succinct_roles.as_ref()?;
-    s.is_bin(role)
-        .then(|| ChainLink::Bin(s.clone(), role.to_owned()))
+    Some(match delegator.delegations.as_ref()?.find(role)? {
+        DelegationEntry::Role(r) => ChainLink::Role(r.clone()),
+        DelegationEntry::Bin(s) => ChainLink::Bin(s.clone(), role.to_owned()),
+    })
 }
 
 /// The targets roles known during one validation: uploaded-and-validated ones shadow stored ones.
@@ -441,13 +450,13 @@ pub fn validate_update(
         parts.insert(name, u.data);
     }
     let current_root: Option<Stored<Root>> = parse_current(current, "root")?;
-    // The dialect is the uploaded root's, else the stored root's.
-    let uploaded_root_type = parts
-        .get("root")
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-        .and_then(|v| v.get("signed")?.get("_type")?.as_str().map(str::to_owned));
-    let dialect = uploaded_root_type
-        .as_deref()
+    // The dialect is the uploaded root's, else the stored root's. The root part is parsed once,
+    // here; a parse error is reported with the other parts' below.
+    let uploaded_root: Option<Result<Envelope, DecodeError>> =
+        parts.get("root").map(|b| Envelope::from_bytes(b));
+    let dialect = uploaded_root
+        .as_ref()
+        .and_then(|r| r.as_ref().ok()?.type_name())
         .and_then(Dialect::from_root_type)
         .or_else(|| {
             current_root
@@ -460,19 +469,24 @@ pub fn validate_update(
             return Err(UploadError::InvalidRole(name));
         }
     }
+    let malformed = |role: &str, e: DecodeError| UploadError::MalformedJson {
+        role: role.to_owned(),
+        reason: e.to_string(),
+    };
+    let uploaded_root = uploaded_root
+        .transpose()
+        .map_err(|e| malformed("root", e))?;
     let mut envelopes: BTreeMap<String, Envelope> = BTreeMap::new();
-    for (name, data) in &parts {
-        let env = Envelope::from_bytes(data).map_err(|e| UploadError::MalformedJson {
-            role: name.clone(),
-            reason: e.to_string(),
-        })?;
-        envelopes.insert(name.clone(), env);
+    for (name, data) in parts.iter().filter(|(n, _)| n.as_str() != "root") {
+        envelopes.insert(
+            name.clone(),
+            Envelope::from_bytes(data).map_err(|e| malformed(name, e))?,
+        );
     }
     // The timestamp is always the server's; an uploaded one is ignored (as notary-server does).
     envelopes.remove("timestamp");
 
     // §5.3.2: root.
-    let uploaded_root = envelopes.remove("root");
     let Some(dialect) = dialect.or(if uploaded_root.is_some() {
         Some(Dialect::Notary)
     } else {
@@ -522,25 +536,9 @@ pub fn validate_update(
             }
             verify::verify_role(dialect, "root", auth, &env.payload, &env.signatures, filter)
                 .map_err(&root_err)?;
-            if is_expired(&value.expires, now).map_err(|e| UploadError::MalformedJson {
-                role: "root".into(),
-                reason: e.to_string(),
-            })? {
-                return Err(root_err(Rejection::Expired {
-                    role: "root".into(),
-                    expires: value.expires.clone(),
-                }));
-            }
+            check_expiry("root", &value.expires, now)?;
             let bytes = parts.remove("root").unwrap_or_default();
-            (
-                Stored {
-                    sha256: metadata::sha256(&bytes),
-                    bytes,
-                    envelope: env,
-                    value,
-                },
-                true,
-            )
+            (Stored::new(value, env, bytes), true)
         }
         None => match current_root {
             Some(r) => (r, false),
@@ -573,14 +571,14 @@ pub fn validate_update(
         let mut i = 0;
         while i < pending.len() {
             let name = pending[i].0.clone();
-            let pending_names: Vec<&str> = pending.iter().map(|p| p.0.as_str()).collect();
             let delegator = if name == "targets" {
                 Some("root".to_owned())
             } else {
                 view.delegator_of(dialect, &name)?
             };
             let blocked = match &delegator {
-                Some(d) => d != "root" && pending_names.contains(&d.as_str()) && d != &name,
+                // Its delegator is uploaded too and not validated yet.
+                Some(d) => d != &name && pending.iter().any(|(p, _)| p == d),
                 // Its delegator may be among the roles not yet validated.
                 None => pending.len() > 1 && dialect == Dialect::Tuf,
             };
@@ -751,12 +749,7 @@ fn validate_targets(
         verify::verify_role(dialect, name, auth, &env.payload, &env.signatures, None)
             .map_err(&err)?;
     }
-    if is_expired(&value.expires, now).map_err(|e| engine(name)(e.into()))? {
-        return Err(err(Rejection::Expired {
-            role: name.to_owned(),
-            expires: value.expires.clone(),
-        }));
-    }
+    check_expiry(name, &value.expires, now)?;
     check_delegations(dialect, name, &value).map_err(&err)?;
     // Notus is stricter than notary-server here: a delegated role may only list targets inside
     // the paths of every delegation on its chain (Notary left this to clients).
@@ -776,12 +769,7 @@ fn validate_targets(
         }
     }
     let bytes = parts.remove(name).unwrap_or_default();
-    Ok(Stored {
-        sha256: metadata::sha256(&bytes),
-        bytes,
-        envelope: env,
-        value,
-    })
+    Ok(Stored::new(value, env, bytes))
 }
 
 fn validate_snapshot(
@@ -812,12 +800,7 @@ fn validate_snapshot(
         None,
     )
     .map_err(&err)?;
-    if is_expired(&value.expires, now).map_err(|e| engine("snapshot")(e.into()))? {
-        return Err(err(Rejection::Expired {
-            role: "snapshot".into(),
-            expires: value.expires.clone(),
-        }));
-    }
+    check_expiry("snapshot", &value.expires, now)?;
     // Required records: Notary's snapshot lists root and targets with a sha256.
     let required: &[&str] = match dialect {
         Dialect::Notary => &["root", "targets"],
@@ -906,10 +889,5 @@ fn validate_snapshot(
         }
     }
     let bytes = parts.remove("snapshot").unwrap_or_default();
-    Ok(Stored {
-        sha256: metadata::sha256(&bytes),
-        bytes,
-        envelope: env,
-        value,
-    })
+    Ok(Stored::new(value, env, bytes))
 }
