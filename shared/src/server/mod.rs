@@ -23,7 +23,7 @@ pub use errors::{ErrorKind, NotaryError, UploadError};
 pub use names::{parse_role_filename, valid_notary_role, valid_tuf_role};
 pub use validate::{
     CurrentFile, HeldKeys, RepoState, SnapshotPlan, Upload, ValidatedFile, ValidatedUpdate,
-    validate_update,
+    held_key, validate_update,
 };
 
 mod multipart_upload;

@@ -408,8 +408,9 @@ fn notary_root_cert_ok(gun: &str, now: DateTime<Utc>, parsed: &ParsedKey) -> boo
         && !small_rsa
 }
 
-/// The index of the first held key that `role` lists in `root`, and the ID root gives it.
-fn held_key(
+/// The index of the first held key that `role` lists in `root`, and the ID root gives it
+/// (keys are matched by key material, so any ID form root uses for them works).
+pub fn held_key(
     dialect: Dialect,
     root: &Root,
     role: RoleType,

@@ -1,0 +1,41 @@
+//! The embedded adapters: zero set-up, everything under one data directory.
+//!
+//! ```text
+//! notus-data/
+//!   bucket/   the object store, laid out exactly like the S3 bucket
+//!   ledger.redb   heads, change feed, refresh index, key assignments (one file, one writer)
+//!   keys/     P-256 signing keys, PKCS#8 PEM, mode 0600
+//! ```
+
+mod dir_store;
+mod file_keys;
+mod redb_ledger;
+
+pub use dir_store::DirStore;
+pub use file_keys::FileKeys;
+pub use redb_ledger::RedbLedger;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::ports::PortError;
+
+/// The three embedded adapters over one data directory (created if missing).
+pub fn open(data_dir: &Path) -> Result<(Arc<DirStore>, Arc<RedbLedger>, Arc<FileKeys>), PortError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| PortError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
+    Ok((
+        Arc::new(DirStore::open(&data_dir.join("bucket"))?),
+        Arc::new(RedbLedger::open(&data_dir.join("ledger.redb"))?),
+        Arc::new(FileKeys::open(&data_dir.join("keys"))?),
+    ))
+}
+
+/// Run blocking file or database work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PortError> + Send + 'static,
+) -> Result<T, PortError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PortError::Other(format!("blocking task failed: {e}")))?
+}

@@ -1,0 +1,258 @@
+//! The ledger in one redb file. redb admits one write transaction at a time, so a commit's
+//! "read head, compare `seq`, write head and feed entry" is atomic and serialised; the file is
+//! locked, so a second server on the same data directory fails at start instead of racing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadableTable, TableDefinition};
+
+use super::blocking;
+use crate::ports::{
+    Change, ChangeQuery, Commit, Head, KeyAssignments, Ledger, NewChange, PortError, PortResult,
+};
+
+const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
+const GUN_FEED: TableDefinition<(&str, u64), ()> = TableDefinition::new("gun_feed");
+
+/// The embedded ledger.
+pub struct RedbLedger {
+    db: Arc<Database>,
+}
+
+fn db_err(e: impl std::fmt::Display) -> PortError {
+    PortError::Other(format!("ledger: {e}"))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> PortResult<T> {
+    serde_json::from_slice(bytes).map_err(db_err)
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> PortResult<Vec<u8>> {
+    serde_json::to_vec(v).map_err(db_err)
+}
+
+impl RedbLedger {
+    /// Open (creating) the ledger file.
+    pub fn open(path: &Path) -> PortResult<Self> {
+        let db = Database::create(path).map_err(|e| {
+            PortError::Other(format!(
+                "cannot open ledger {} (is another notus-server using this data directory?): {e}",
+                path.display()
+            ))
+        })?;
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(HEADS).map_err(db_err)?;
+        txn.open_table(KEYS).map_err(db_err)?;
+        txn.open_table(FEED).map_err(db_err)?;
+        txn.open_table(GUN_FEED).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(RedbLedger { db: Arc::new(db) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Database) -> PortResult<T> + Send + 'static,
+    ) -> PortResult<T> {
+        let db = self.db.clone();
+        blocking(move || f(&db)).await
+    }
+}
+
+fn read_head(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    gun: &str,
+) -> PortResult<Option<Head>> {
+    t.get(gun)
+        .map_err(db_err)?
+        .map(|v| decode(v.value()))
+        .transpose()
+}
+
+#[async_trait]
+impl Ledger for RedbLedger {
+    async fn head(&self, gun: &str) -> PortResult<Option<Head>> {
+        let gun = gun.to_owned();
+        self.run(move |db| {
+            let r = db.begin_read().map_err(db_err)?;
+            read_head(&r.open_table(HEADS).map_err(db_err)?, &gun)
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        gun: &str,
+        expected_seq: Option<u64>,
+        head: &Head,
+        change: &NewChange,
+    ) -> PortResult<Commit> {
+        let gun = gun.to_owned();
+        let head_bytes = encode(head)?;
+        let change = change.clone();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let id = {
+                let mut heads = txn.open_table(HEADS).map_err(db_err)?;
+                let current = read_head(&heads, &gun)?.map(|h| h.seq);
+                if current != expected_seq {
+                    return Ok(Commit::Conflict);
+                }
+                heads
+                    .insert(gun.as_str(), head_bytes.as_slice())
+                    .map_err(db_err)?;
+                let mut feed = txn.open_table(FEED).map_err(db_err)?;
+                let id = feed.last().map_err(db_err)?.map_or(0, |(k, _)| k.value()) + 1;
+                let record = Change {
+                    id,
+                    gun: gun.clone(),
+                    change,
+                };
+                feed.insert(id, encode(&record)?.as_slice())
+                    .map_err(db_err)?;
+                let mut by_gun = txn.open_table(GUN_FEED).map_err(db_err)?;
+                by_gun.insert((gun.as_str(), id), ()).map_err(db_err)?;
+                id
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(Commit::Committed(id))
+        })
+        .await
+    }
+
+    async fn remove_head(&self, gun: &str, expected_seq: u64) -> PortResult<bool> {
+        let gun = gun.to_owned();
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut heads = txn.open_table(HEADS).map_err(db_err)?;
+                if read_head(&heads, &gun)?.map(|h| h.seq) != Some(expected_seq) {
+                    return Ok(false);
+                }
+                heads.remove(gun.as_str()).map_err(db_err)?;
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn changes(&self, q: &ChangeQuery) -> PortResult<Vec<Change>> {
+        let q = q.clone();
+        self.run(move |db| {
+            let r = db.begin_read().map_err(db_err)?;
+            let feed = r.open_table(FEED).map_err(db_err)?;
+            let ids: Vec<u64> = match &q.gun {
+                None => {
+                    let range = match (q.backward, q.after) {
+                        (false, a) => feed.range(a.unwrap_or(0) + 1..).map_err(db_err)?,
+                        (true, Some(b)) => feed.range(..b).map_err(db_err)?,
+                        (true, None) => feed.range(0..).map_err(db_err)?,
+                    };
+                    let keys = range.map(|e| e.map(|(k, _)| k.value()));
+                    collect(keys, q.backward, q.limit)?
+                }
+                Some(g) => {
+                    let by_gun = r.open_table(GUN_FEED).map_err(db_err)?;
+                    let g = g.as_str();
+                    let range = match (q.backward, q.after) {
+                        (false, a) => by_gun
+                            .range((g, a.unwrap_or(0) + 1)..=(g, u64::MAX))
+                            .map_err(db_err)?,
+                        (true, Some(b)) => by_gun.range((g, 0)..(g, b)).map_err(db_err)?,
+                        (true, None) => by_gun.range((g, 0)..=(g, u64::MAX)).map_err(db_err)?,
+                    };
+                    let keys = range.map(|e| e.map(|(k, _)| k.value().1));
+                    collect(keys, q.backward, q.limit)?
+                }
+            };
+            ids.into_iter()
+                .map(|id| {
+                    let v = feed
+                        .get(id)
+                        .map_err(db_err)?
+                        .ok_or_else(|| db_err("feed gap"))?;
+                    decode::<Change>(v.value())
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn due(&self, before: DateTime<Utc>) -> PortResult<Vec<String>> {
+        self.run(move |db| {
+            let r = db.begin_read().map_err(db_err)?;
+            let heads = r.open_table(HEADS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for e in heads.iter().map_err(db_err)? {
+                let (k, v) = e.map_err(db_err)?;
+                let h: Head = decode(v.value())?;
+                if h.deleting || h.refresh_due < before {
+                    out.push(k.value().to_owned());
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn keys(&self, gun: &str) -> PortResult<KeyAssignments> {
+        let gun = gun.to_owned();
+        self.run(move |db| {
+            let r = db.begin_read().map_err(db_err)?;
+            let t = r.open_table(KEYS).map_err(db_err)?;
+            Ok(match t.get(gun.as_str()).map_err(db_err)? {
+                Some(v) => decode(v.value())?,
+                None => KeyAssignments::default(),
+            })
+        })
+        .await
+    }
+
+    async fn put_keys(&self, gun: &str, keys: &KeyAssignments) -> PortResult<bool> {
+        let gun = gun.to_owned();
+        let bytes = encode(keys)?;
+        let expected = keys.rev.saturating_sub(1);
+        self.run(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = txn.open_table(KEYS).map_err(db_err)?;
+                let current = match t.get(gun.as_str()).map_err(db_err)? {
+                    Some(v) => decode::<KeyAssignments>(v.value())?.rev,
+                    None => 0,
+                };
+                if current != expected {
+                    return Ok(false);
+                }
+                t.insert(gun.as_str(), bytes.as_slice()).map_err(db_err)?;
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+/// Take `limit` IDs from the cursor side, oldest first.
+fn collect<E: std::fmt::Display>(
+    keys: impl DoubleEndedIterator<Item = Result<u64, E>>,
+    backward: bool,
+    limit: usize,
+) -> PortResult<Vec<u64>> {
+    let mut ids: Vec<u64> = if backward {
+        keys.rev()
+            .take(limit)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)?
+    } else {
+        keys.take(limit).collect::<Result<_, _>>().map_err(db_err)?
+    };
+    if backward {
+        ids.reverse();
+    }
+    Ok(ids)
+}

@@ -1,0 +1,357 @@
+//! The write protocol shared by publish and refresh (see the module doc of `ops`): loading a
+//! head's files, staging, materialising, repairing, and signing with a server key.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use notus_tuf::build::{RawSignature, UnsignedMetadata};
+use notus_tuf::keys::{PublicKey, Scheme, verify_signature};
+use notus_tuf::metadata::Envelope;
+use notus_tuf::server::{CurrentFile, RepoState};
+use notus_tuf::{Dialect, RoleType};
+
+use super::{ApiResult, Service, backend, updating};
+use crate::layout::{self, NameKind};
+use crate::ports::{Head, PortError, PutCondition, PutOutcome, RoleRecord, ServerKey};
+
+/// How many objects one operation reads or writes at once.
+const IO_CONCURRENCY: usize = 16;
+
+/// How often a compare-and-swap of a mutable name is retried against concurrent writers.
+const CAS_ATTEMPTS: usize = 8;
+
+/// A file about to be (or just) committed.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    /// Role name.
+    pub role: String,
+    /// Version.
+    pub version: u64,
+    /// Exact bytes.
+    pub bytes: Bytes,
+    /// Hex sha256 of `bytes`.
+    pub sha256: String,
+}
+
+impl NewFile {
+    /// A file and its hash.
+    pub fn new(role: &str, version: u64, bytes: Vec<u8>) -> Self {
+        let sha256 = hex::encode(notus_tuf::metadata::sha256(&bytes));
+        NewFile {
+            role: role.to_owned(),
+            version,
+            bytes: Bytes::from(bytes),
+            sha256,
+        }
+    }
+
+    /// Its ledger record.
+    pub fn record(&self) -> RoleRecord {
+        RoleRecord {
+            version: self.version,
+            sha256: self.sha256.clone(),
+            length: self.bytes.len() as u64,
+        }
+    }
+}
+
+/// The dialect a head records.
+pub fn head_dialect(head: &Head) -> ApiResult<Dialect> {
+    match head.dialect.as_str() {
+        "notary" => Ok(Dialect::Notary),
+        "tuf" => Ok(Dialect::Tuf),
+        other => Err(updating(&format!("ledger names unknown dialect {other:?}"))),
+    }
+}
+
+/// Read one committed file by its content address and check it is what the ledger says.
+pub async fn load_file(
+    svc: &Service,
+    gun: &str,
+    role: &str,
+    rec: &RoleRecord,
+) -> ApiResult<NewFile> {
+    let key = layout::hashed_key(gun, role, &rec.sha256);
+    let obj = svc.store.get(&key).await.map_err(backend)?.ok_or_else(|| {
+        tracing::error!(
+            gun,
+            role,
+            key,
+            "committed file is missing from the object store"
+        );
+        updating(&format!("committed file {key} is missing"))
+    })?;
+    let file = NewFile::new(role, rec.version, obj.bytes.to_vec());
+    if file.sha256 != rec.sha256 {
+        tracing::error!(gun, role, key, "object does not match its ledger hash");
+        return Err(updating(&format!("object {key} does not match the ledger")));
+    }
+    Ok(file)
+}
+
+/// Read the files of `roles` (all of the head's when `None`).
+pub async fn load_files(
+    svc: &Service,
+    gun: &str,
+    head: &Head,
+    roles: Option<&[&str]>,
+) -> ApiResult<BTreeMap<String, NewFile>> {
+    let wanted: Vec<(&String, &RoleRecord)> = head
+        .roles
+        .iter()
+        .filter(|(r, _)| roles.is_none_or(|rs| rs.contains(&r.as_str())))
+        .collect();
+    // Futures are built before the stream (not in a `map` closure) so the whole future stays
+    // `Send` for any lifetime (a rustc limitation with higher-ranked closures).
+    let reads: Vec<_> = wanted
+        .into_iter()
+        .map(|(role, rec)| load_file(svc, gun, role, rec))
+        .collect();
+    stream::iter(reads)
+        .buffer_unordered(IO_CONCURRENCY)
+        .map_ok(|f| (f.role.clone(), f))
+        .try_collect()
+        .await
+}
+
+/// The engine's view of the files.
+pub fn repo_state(files: &BTreeMap<String, NewFile>) -> RepoState {
+    RepoState {
+        files: files
+            .iter()
+            .map(|(r, f)| {
+                (
+                    r.clone(),
+                    CurrentFile {
+                        bytes: f.bytes.to_vec(),
+                        version: f.version,
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Step 1: write every file under its content address. An existing object under a content
+/// address already has these bytes.
+pub async fn stage(svc: &Service, gun: &str, files: &[NewFile]) -> ApiResult<()> {
+    let headers = svc.config.cache.headers(NameKind::Immutable);
+    let writes: Vec<_> = files
+        .iter()
+        .map(|f| {
+            let key = layout::hashed_key(gun, &f.role, &f.sha256);
+            let headers = &headers;
+            async move {
+                svc.store
+                    .put(&key, f.bytes.clone(), PutCondition::IfAbsent, headers)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .collect();
+    stream::iter(writes)
+        .buffer_unordered(IO_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// The order mutable names move in: root first, delegations, targets, snapshot, timestamp last.
+fn write_rank(role: &str) -> (u8, std::cmp::Reverse<usize>) {
+    let depth = role.matches('/').count();
+    match role {
+        "root" => (0, std::cmp::Reverse(0)),
+        "timestamp" => (4, std::cmp::Reverse(0)),
+        "snapshot" => (3, std::cmp::Reverse(0)),
+        _ => (1, std::cmp::Reverse(depth)),
+    }
+}
+
+/// Step 3: versioned names, then mutable names (timestamp last), for `files` of a committed
+/// head.
+pub async fn materialise(
+    svc: &Service,
+    gun: &str,
+    dialect: Dialect,
+    files: &[NewFile],
+) -> Result<(), PortError> {
+    let immutable = svc.config.cache.headers(NameKind::Immutable);
+    let writes: Vec<_> = files
+        .iter()
+        .map(|f| {
+            let key = layout::versioned_key(gun, &f.role, f.version);
+            let headers = &immutable;
+            async move {
+                if svc
+                    .store
+                    .put(&key, f.bytes.clone(), PutCondition::IfAbsent, headers)
+                    .await?
+                    == PutOutcome::PreconditionFailed
+                {
+                    // Only the committer of a version writes it (or a repair, with the same
+                    // bytes); anything else is worth an alarm, and is never overwritten.
+                    let existing = svc.store.get(&key).await?;
+                    if existing.is_some_and(|o| o.bytes != f.bytes) {
+                        tracing::error!(gun, key, "versioned object differs from the ledger's");
+                    }
+                }
+                Ok::<_, PortError>(())
+            }
+        })
+        .collect();
+    stream::iter(writes)
+        .buffer_unordered(IO_CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    let mut current: Vec<&NewFile> = files
+        .iter()
+        .filter(|f| layout::has_current_name(dialect, &f.role))
+        .collect();
+    current.sort_by_key(|f| write_rank(&f.role));
+    for f in current {
+        advance_current(svc, gun, f).await?;
+    }
+    Ok(())
+}
+
+/// Move `{role}.json` forward to `f`, never backward: compare-and-swap against whatever a
+/// concurrent writer left, re-reading on conflict.
+async fn advance_current(svc: &Service, gun: &str, f: &NewFile) -> Result<(), PortError> {
+    let key = layout::current_key(gun, &f.role);
+    let headers = svc.config.cache.headers(NameKind::Current);
+    for _ in 0..CAS_ATTEMPTS {
+        let condition = match svc.store.get(&key).await? {
+            Some(obj) => {
+                let stored = Envelope::from_bytes(&obj.bytes)
+                    .ok()
+                    .and_then(|e| e.version());
+                if stored.is_some_and(|v| v >= f.version) {
+                    return Ok(());
+                }
+                PutCondition::IfMatch(obj.etag)
+            }
+            None => PutCondition::IfAbsent,
+        };
+        if svc
+            .store
+            .put(&key, f.bytes.clone(), condition, &headers)
+            .await?
+            == PutOutcome::Written
+        {
+            return Ok(());
+        }
+    }
+    Err(PortError::Unavailable(format!(
+        "{key} kept changing under {CAS_ATTEMPTS} attempts"
+    )))
+}
+
+/// I3: if the served `timestamp.json` lags the ledger (a crash between commit and
+/// materialisation), materialise the whole head.
+pub async fn repair(
+    svc: &Service,
+    gun: &str,
+    head: &Head,
+    files: &BTreeMap<String, NewFile>,
+) -> ApiResult<()> {
+    let Some(ts) = head.roles.get("timestamp") else {
+        return Ok(());
+    };
+    let served = svc
+        .store
+        .get(&layout::current_key(gun, "timestamp"))
+        .await
+        .map_err(backend)?;
+    let served_sha = served.map(|o| hex::encode(notus_tuf::metadata::sha256(&o.bytes)));
+    if served_sha.as_deref() == Some(ts.sha256.as_str()) {
+        return Ok(());
+    }
+    tracing::warn!(
+        gun,
+        seq = head.seq,
+        "served state lags the ledger; repairing"
+    );
+    let dialect = head_dialect(head)?;
+    let all: Vec<NewFile> = if files.len() == head.roles.len() {
+        files.values().cloned().collect()
+    } else {
+        load_files(svc, gun, head, None)
+            .await?
+            .into_values()
+            .collect()
+    };
+    materialise(svc, gun, dialect, &all).await.map_err(backend)
+}
+
+/// Sign `unsigned` with a server key, check the signature against the key's public half (a
+/// misconfigured signer must never publish unverifiable metadata), and finish the file.
+pub async fn sign_with_server_key(
+    svc: &Service,
+    unsigned: UnsignedMetadata,
+    keyid: &str,
+    key: &ServerKey,
+    public: &PublicKey,
+) -> ApiResult<Vec<u8>> {
+    let digest = unsigned.digest();
+    let sig = svc
+        .keys
+        .sign_digest(&key.key_ref, &digest)
+        .await
+        .map_err(backend)?;
+    if !verify_signature(public, Scheme::EcdsaP256Fixed, unsigned.payload(), &sig) {
+        tracing::error!(
+            key = key.key_ref,
+            "signer returned a signature that does not verify"
+        );
+        return Err(updating(
+            "the signing service returned an invalid signature",
+        ));
+    }
+    unsigned
+        .finish(&[RawSignature {
+            keyid: keyid.to_owned(),
+            scheme: Scheme::EcdsaP256Fixed,
+            bytes: sig,
+        }])
+        .map_err(|e| updating(&e.to_string()))
+}
+
+/// The public key of a server key.
+pub fn server_public_key(key: &ServerKey) -> ApiResult<PublicKey> {
+    use p256::pkcs8::DecodePublicKey as _;
+    p256::ecdsa::VerifyingKey::from_public_key_der(&key.public_der)
+        .map(PublicKey::EcdsaP256)
+        .map_err(|e| updating(&format!("server key {} is not P-256: {e}", key.key_ref)))
+}
+
+/// The earliest expiry among the files the server signs (timestamp; snapshot when
+/// `server_snapshot`).
+pub fn refresh_due(
+    files: &BTreeMap<String, NewFile>,
+    server_snapshot: bool,
+) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+    let mut due: Option<chrono::DateTime<chrono::Utc>> = None;
+    for role in [RoleType::Timestamp, RoleType::Snapshot] {
+        if role == RoleType::Snapshot && !server_snapshot {
+            continue;
+        }
+        let name = role.as_str();
+        let f = files
+            .get(name)
+            .ok_or_else(|| updating(&format!("no {name}")))?;
+        let expires = Envelope::from_bytes(&f.bytes)
+            .ok()
+            .and_then(|e| {
+                e.signed
+                    .get("expires")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            })
+            .and_then(|s| notus_tuf::time::parse(&s).ok())
+            .ok_or_else(|| updating(&format!("{name} has no readable expiry")))?;
+        due = Some(due.map_or(expires, |d| d.min(expires)));
+    }
+    due.ok_or_else(|| updating("nothing to refresh"))
+}
