@@ -22,6 +22,7 @@ pub mod layout;
 pub mod ops;
 pub mod ports;
 pub mod serve;
+pub mod settings;
 
 pub use notus_tuf;
 pub use ops::{Config, Service};

@@ -58,3 +58,60 @@ where
         PortError::Other(text)
     }
 }
+
+/// Create the bucket, the ledger table and the default signing key (with its alias) if they do
+/// not exist. For the emulator and first local runs; a deployment gets them from the template.
+pub async fn ensure_resources(
+    conf: &aws_config::SdkConfig,
+    bucket: &str,
+    table: &str,
+    kms_key: &str,
+) -> Result<(), PortError> {
+    let store = S3Store::new(conf, bucket);
+    if store
+        .client()
+        .head_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .is_err()
+    {
+        store
+            .client()
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| classify("S3 CreateBucket", e))?;
+        tracing::info!(bucket, "created bucket");
+    }
+    DynamoLedger::new(conf, table).ensure_table().await?;
+    let kms = aws_sdk_kms::Client::new(conf);
+    if kms.describe_key().key_id(kms_key).send().await.is_err() {
+        let Some(alias) = kms_key.strip_prefix("alias/") else {
+            return Err(PortError::Other(format!(
+                "KMS key {kms_key} does not exist (only an alias/NAME can be created)"
+            )));
+        };
+        let created = kms
+            .create_key()
+            .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+            .description("notus: default timestamp key")
+            .send()
+            .await
+            .map_err(|e| classify("KMS CreateKey", e))?;
+        let id = created
+            .key_metadata()
+            .map(|m| m.key_id().to_owned())
+            .unwrap_or_default();
+        kms.create_alias()
+            .alias_name(format!("alias/{alias}"))
+            .target_key_id(&id)
+            .send()
+            .await
+            .map_err(|e| classify("KMS CreateAlias", e))?;
+        tracing::info!(alias, "created KMS key");
+    }
+    Ok(())
+}

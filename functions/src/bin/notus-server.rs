@@ -1,14 +1,24 @@
-//! `notus-server`: the whole Notus API on one machine (embedded adapters by default, AWS with
-//! `--aws`).
+//! `notus-server`: the whole Notus API on one machine, on embedded adapters (default) or on
+//! S3/DynamoDB/KMS (`--aws`). It also runs refresh on a timer, which a deployment does with a
+//! scheduled function.
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
+use notus_service::ops::refresh;
+use notus_service::settings::{self, AwsArgs, ServiceArgs};
 
 /// Serve the Notus API (Notary-compatible) locally.
 #[derive(Parser, Debug)]
-#[command(name = "notus-server", version, about)]
+#[command(
+    name = "notus-server",
+    version,
+    about,
+    after_help = "Examples:\n  notus-server --listen 127.0.0.1:4443 --data-dir ./notus-data\n  AWS_ENDPOINT_URL=http://127.0.0.1:4566 notus-server --aws --bucket notus-metadata"
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:4443", env = "NOTUS_LISTEN")]
@@ -19,17 +29,85 @@ struct Args {
     /// Use S3, DynamoDB and KMS from the standard AWS configuration instead of embedded adapters.
     #[arg(long)]
     aws: bool,
+    #[command(flatten)]
+    aws_args: AwsArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// How often to run refresh (re-sign timestamps that are due).
+    #[arg(long, env = "NOTUS_REFRESH_INTERVAL", default_value = "5m", value_parser = settings::parse_duration)]
+    refresh_interval: chrono::Duration,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.service.config()?;
+    let (svc, backend) = if args.aws {
+        let svc = settings::aws_service(&args.aws_args, config).await?;
+        let backend = format!(
+            "AWS: bucket {}, table {}, key {}",
+            args.aws_args.bucket, args.aws_args.table, args.aws_args.kms_key
+        );
+        (svc, backend)
+    } else {
+        let svc = settings::embedded_service(&args.data_dir, config)?;
+        (svc, format!("embedded data in {}", args.data_dir.display()))
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "listening beyond loopback without authentication");
+    }
+    println!("notus-server listening on http://{addr} ({backend})");
+    tracing::info!(%addr, backend, "listening");
+
+    let interval = args
+        .refresh_interval
+        .to_std()
+        .unwrap_or(Duration::from_secs(300));
+    let refresher = {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = refresh::refresh_all(&svc).await {
+                    tracing::error!(code = e.code, "refresh run failed");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    };
+    notus_service::serve::serve(listener, svc, shutdown_signal()).await?;
+    refresher.abort();
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    // The HTTP service is the next milestone (issue "The service"); refuse clearly rather than
-    // pretend to serve.
-    eprintln!(
-        "notus-server: the HTTP service is not implemented yet; would listen on {} with data in {} (aws: {})",
-        args.listen,
-        args.data_dir.display(),
-        args.aws
-    );
-    ExitCode::from(2)
+    settings::init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("notus-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("notus-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

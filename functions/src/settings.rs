@@ -1,0 +1,153 @@
+//! Command-line flags and environment variables shared by every binary, and building a
+//! [`Service`] from them. Lambda functions take the same settings from their environment.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::Duration;
+
+use crate::ops::{Config, Service, system_clock};
+use crate::{aws, embedded};
+
+/// `30s`, `15m`, `24h`, `3d`: a whole number and a unit.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{s:?}: add a unit (s, m, h or d)"))?;
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} does not start with a whole number"))?;
+    let d = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        _ => None,
+    };
+    d.filter(|d| *d > Duration::zero())
+        .ok_or_else(|| format!("{s:?}: use a positive number with s, m, h or d"))
+}
+
+/// Tunables of the operations.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Lifetime of the timestamps the server signs.
+    #[arg(long, env = "NOTUS_TIMESTAMP_LIFETIME", default_value = "24h", value_parser = parse_duration)]
+    pub timestamp_lifetime: Duration,
+    /// Lifetime of snapshots the server signs (when it holds the snapshot key).
+    #[arg(long, env = "NOTUS_SNAPSHOT_LIFETIME", default_value = "1095d", value_parser = parse_duration)]
+    pub snapshot_lifetime: Duration,
+    /// Refresh re-signs whatever expires within this window.
+    #[arg(long, env = "NOTUS_REFRESH_WINDOW", default_value = "8h", value_parser = parse_duration)]
+    pub refresh_window: Duration,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, env = "NOTUS_MAX_UPLOAD_BYTES", default_value_t = 100 << 20)]
+    pub max_upload_bytes: usize,
+}
+
+impl ServiceArgs {
+    /// The operations' configuration.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        anyhow::ensure!(
+            self.refresh_window < self.timestamp_lifetime,
+            "the refresh window ({}) must be shorter than the timestamp lifetime ({})",
+            self.refresh_window,
+            self.timestamp_lifetime
+        );
+        Ok(Config {
+            timestamp_lifetime: self.timestamp_lifetime,
+            snapshot_lifetime: self.snapshot_lifetime,
+            refresh_window: self.refresh_window,
+            max_upload_bytes: self.max_upload_bytes,
+            ..Config::default()
+        })
+    }
+}
+
+/// Where the AWS adapters keep things.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// S3 bucket holding the metadata.
+    #[arg(long, env = "NOTUS_BUCKET", default_value = "notus-metadata")]
+    pub bucket: String,
+    /// DynamoDB table of the ledger.
+    #[arg(long, env = "NOTUS_TABLE", default_value = "notus-ledger")]
+    pub table: String,
+    /// KMS key (ID, ARN or alias/NAME) that signs timestamps by default.
+    #[arg(long, env = "NOTUS_KMS_KEY", default_value = "alias/notus-timestamp")]
+    pub kms_key: String,
+    /// Create the bucket, table and key if missing (emulator and first runs).
+    #[arg(long)]
+    pub create_missing: bool,
+}
+
+/// A service on the embedded adapters in `data_dir`.
+pub fn embedded_service(data_dir: &Path, config: Config) -> anyhow::Result<Service> {
+    let (store, ledger, keys) = embedded::open(data_dir)
+        .with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    Ok(Service {
+        store,
+        ledger,
+        keys,
+        config,
+        clock: system_clock(),
+    })
+}
+
+/// A service on S3, DynamoDB and KMS from the standard AWS configuration.
+pub async fn aws_service(args: &AwsArgs, config: Config) -> anyhow::Result<Service> {
+    let conf = aws::sdk_config().await;
+    anyhow::ensure!(
+        conf.region().is_some(),
+        "no AWS region configured: set AWS_REGION (for the emulator: eval \"$(localstack/start)\")"
+    );
+    if args.create_missing {
+        aws::ensure_resources(&conf, &args.bucket, &args.table, &args.kms_key)
+            .await
+            .context("creating AWS resources")?;
+    }
+    Ok(Service {
+        store: Arc::new(aws::S3Store::new(&conf, &args.bucket)),
+        ledger: Arc::new(aws::DynamoLedger::new(&conf, &args.table)),
+        keys: Arc::new(aws::KmsKeys::new(&conf, &args.kms_key)),
+        config,
+        clock: system_clock(),
+    })
+}
+
+/// Structured log lines on stderr: `key=value` by default, JSON with `NOTUS_LOG_FORMAT=json`
+/// (what CloudWatch wants); level from `NOTUS_LOG` / `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("NOTUS_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if std::env::var("NOTUS_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("24h"), Ok(Duration::hours(24)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::seconds(90)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::days(3)));
+        assert!(parse_duration("24").is_err());
+        assert!(parse_duration("0h").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("5w").is_err());
+    }
+}
