@@ -1,1 +1,40 @@
-fn main() {}
+//! Lambda entry point for the API (API Gateway HTTP API or function URL events): the same
+//! router as `notus-server`, over S3, DynamoDB and KMS. Settings come from the environment
+//! (`NOTUS_BUCKET`, `NOTUS_TABLE`, `NOTUS_KMS_KEY`, `NOTUS_TIMESTAMP_LIFETIME`, ...).
+
+use bytes::Bytes;
+use clap::Parser;
+use lambda_http::{Body, Error, Request, Response, service_fn};
+use notus_service::settings::{self, AwsArgs, ServiceArgs};
+
+#[derive(Parser, Debug)]
+struct Env {
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    settings::init_logging();
+    let env = Env::parse_from(["notus-api"]);
+    let svc = settings::aws_service(&env.aws, env.service.config()?).await?;
+    lambda_http::run(service_fn(move |req: Request| {
+        let svc = svc.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = Bytes::copy_from_slice(body.as_ref());
+            let resp =
+                notus_service::http::handle(&svc, http::Request::from_parts(parts, body)).await;
+            let (parts, body) = resp.into_parts();
+            let body = if body.is_empty() {
+                Body::Empty
+            } else {
+                Body::Binary(body.to_vec())
+            };
+            Ok::<_, Error>(Response::from_parts(parts, body))
+        }
+    }))
+    .await
+}

@@ -1,1 +1,40 @@
-fn main() {}
+//! Lambda entry point for refresh, invoked on a schedule (EventBridge): re-signs every
+//! timestamp (and server-held snapshot) that expires within the refresh window. The event's
+//! content is ignored. A run with failures returns an error, so the function's error alarm
+//! fires; the failed collections are retried on the next run.
+
+use clap::Parser;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use notus_service::ops::refresh;
+use notus_service::settings::{self, AwsArgs, ServiceArgs};
+
+#[derive(Parser, Debug)]
+struct Env {
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    settings::init_logging();
+    let env = Env::parse_from(["notus-refresh"]);
+    let svc = settings::aws_service(&env.aws, env.service.config()?).await?;
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+        let svc = svc.clone();
+        async move {
+            let report = refresh::refresh_all(&svc)
+                .await
+                .map_err(|e| format!("refresh could not list due collections: {}", e.code))?;
+            if report.failed > 0 {
+                return Err(Error::from(format!(
+                    "{} of {} collections failed to refresh",
+                    report.failed, report.due
+                )));
+            }
+            Ok::<_, Error>(serde_json::to_value(report)?)
+        }
+    }))
+    .await
+}

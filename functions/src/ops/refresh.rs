@@ -30,7 +30,7 @@ pub enum Outcome {
 }
 
 /// Totals of one refresh run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     /// Collections the ledger listed as due.
     pub due: usize,

@@ -1,0 +1,568 @@
+//! The service's behaviour and the publish invariants I1–I5 (DESIGN §4), each on every backend:
+//! the embedded adapters, and S3/DynamoDB/KMS on the emulator when it runs.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use notus_service::ops::{Config, refresh};
+use notus_service::ports::ChangeQuery;
+
+fn config() -> Config {
+    Config::default()
+}
+
+#[tokio::test]
+async fn publish_then_read_verifies_with_cache_headers() {
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/app", 1).await;
+        let first = p.initial();
+        let r = p.post(svc, &first).await;
+        assert_eq!(r.status(), 200, "{}: {:?}", b.name, r.body());
+        assert!(r.body().is_empty());
+        let (v, targets) = read_verified(svc, &p.gun, &p.root, b.clock.now())
+            .await
+            .unwrap();
+        assert_eq!((v, targets), (1, vec!["app-1.0".to_owned()]), "{}", b.name);
+
+        let r = p.publish_next(svc, "app-2.0", b"second").await;
+        assert_eq!(r.status(), 200, "{}", b.name);
+        let (v, targets) = read_verified(svc, &p.gun, &p.root, b.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(v, 2);
+        assert_eq!(targets, vec!["app-1.0", "app-2.0"]);
+
+        let ts = get(svc, "/v2/example.com/app/_trust/tuf/timestamp.json").await;
+        assert_eq!(
+            ts.headers()["cache-control"],
+            "public, max-age=300, s-maxage=300, must-revalidate"
+        );
+        assert_eq!(ts.headers()["content-type"], "text/plain; charset=utf-8");
+        assert!(
+            ts.headers()["last-modified"]
+                .to_str()
+                .unwrap()
+                .ends_with(" UTC")
+        );
+        let old = get(svc, "/v2/example.com/app/_trust/tuf/1.targets.json").await;
+        assert_eq!(old.status(), 200);
+        assert_eq!(
+            old.headers()["cache-control"],
+            "public, max-age=2592000, s-maxage=2592000"
+        );
+        // Versioned names are served with leading zeros normalised, as notary-server does.
+        let padded = get(svc, "/v2/example.com/app/_trust/tuf/01.root.json").await;
+        assert_eq!(padded.body(), &p.root[..]);
+        // TUF collections have no current name for targets (see layout.rs).
+        let missing = get(svc, "/v2/example.com/app/_trust/tuf/targets.json").await;
+        assert_eq!(missing.status(), 404);
+        assert_eq!(error_code(&missing), "METADATA_NOT_FOUND");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_publishers_exactly_one_wins_per_round() {
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/race", 2).await;
+        assert_eq!(p.publish_initial(svc).await.status(), 200);
+        let mut expected_targets = vec!["app-1.0".to_owned()];
+        for round in 0..3 {
+            // Eight publishers build on the same state; each adds a different target.
+            let base = (p.targets.clone(), p.targets_version, p.snapshot_version);
+            let mut uploads = Vec::new();
+            for i in 0..8 {
+                (p.targets, p.targets_version, p.snapshot_version) = base.clone();
+                uploads.push((
+                    format!("r{round}-w{i}"),
+                    p.next(&format!("r{round}-w{i}"), b"x"),
+                ));
+            }
+            let results = futures_join(svc, &p, &uploads).await;
+            let winners: Vec<&String> = results
+                .iter()
+                .filter(|(_, status, _)| *status == 200)
+                .map(|(n, _, _)| n)
+                .collect();
+            assert_eq!(winners.len(), 1, "{} round {round}: {results:?}", b.name);
+            for (_, status, code) in &results {
+                assert!(
+                    *status == 200 || (*status == 400 && code == "VERSION"),
+                    "{} round {round}: loser must get VERSION: {results:?}",
+                    b.name
+                );
+            }
+            // Readers see exactly the winner's state; nothing of a loser is referenced.
+            expected_targets.push(winners[0].clone());
+            expected_targets.sort();
+            let (_, targets) = read_verified(svc, &p.gun, &p.root, b.clock.now())
+                .await
+                .unwrap();
+            assert_eq!(targets, expected_targets, "{} round {round}", b.name);
+            // The next round builds on the winner.
+            let won = &uploads.iter().find(|(n, _)| n == winners[0]).unwrap().1;
+            p.targets_bytes = won[0].1.clone();
+            let t: serde_json::Value = serde_json::from_slice(&p.targets_bytes).unwrap();
+            p.targets = serde_json::from_value(t["signed"]["targets"].clone()).unwrap();
+            p.targets_version = base.1 + 1;
+            p.snapshot_version = base.2 + 1;
+        }
+        let head = svc.ledger.head(&p.gun).await.unwrap().unwrap();
+        assert_eq!(head.roles["targets"].version, 4, "{}", b.name);
+    }
+}
+
+/// Post every upload at once; (name, status, error code) per upload.
+async fn futures_join(
+    svc: &notus_service::Service,
+    p: &Publisher,
+    uploads: &[(String, Vec<(String, Vec<u8>)>)],
+) -> Vec<(String, u16, String)> {
+    let mut set = tokio::task::JoinSet::new();
+    for (name, parts) in uploads {
+        let (svc, name, parts, gun) = (svc.clone(), name.clone(), parts.clone(), p.gun.clone());
+        set.spawn(async move {
+            let refs: Vec<(&str, &[u8])> = parts
+                .iter()
+                .map(|(r, b)| (r.as_str(), b.as_slice()))
+                .collect();
+            let (ct, body) = multipart(&refs);
+            let r = request(
+                &svc,
+                "POST",
+                &format!("/v2/{gun}/_trust/tuf/"),
+                Some(&ct),
+                body,
+            )
+            .await;
+            (name, r.status().as_u16(), error_code(&r))
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.push(r.unwrap());
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn refused_upload_changes_nothing() {
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/refuse", 3).await;
+        assert_eq!(p.publish_initial(svc).await.status(), 200);
+        let before_head = svc.ledger.head(&p.gun).await.unwrap();
+        let before_objects = svc.store.list("v2/example.com/refuse/").await.unwrap();
+
+        // A targets file signed by the wrong key (the snapshot key signs it): bad signature.
+        let mut parts = p.next("evil", b"payload");
+        let mut tampered: serde_json::Value = serde_json::from_slice(&parts[0].1).unwrap();
+        tampered["signed"]["targets"]["evil"]["length"] = 999.into();
+        parts[0].1 = serde_json::to_vec(&tampered).unwrap();
+        let r = p.post(svc, &parts).await;
+        assert_eq!(
+            (r.status().as_u16(), error_code(&r).as_str()),
+            (400, "INVALID_UPDATE"),
+            "{}",
+            b.name
+        );
+
+        // Rollback: a targets version not above the stored one.
+        p.targets_version = 0;
+        p.snapshot_version = 0;
+        let r = p.publish_next(svc, "old", b"old").await;
+        assert_eq!(r.status(), 400, "{}", b.name);
+
+        // Not multipart at all.
+        let r = request(
+            svc,
+            "POST",
+            "/v2/example.com/refuse/_trust/tuf/",
+            Some("application/json"),
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(error_code(&r), "MALFORMED_UPLOAD");
+
+        assert_eq!(
+            svc.ledger.head(&p.gun).await.unwrap(),
+            before_head,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            svc.store.list("v2/example.com/refuse/").await.unwrap(),
+            before_objects,
+            "{}: a refused upload wrote objects",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_keeps_timestamps_valid_and_is_idempotent() {
+    let config = Config {
+        timestamp_lifetime: Duration::hours(24),
+        refresh_window: Duration::hours(8),
+        ..Config::default()
+    };
+    for b in backends(config).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/fresh", 4).await;
+        assert_eq!(p.publish_initial(svc).await.status(), 200);
+
+        // Nothing is due right after a publish.
+        let r = refresh::refresh_all(svc).await.unwrap();
+        assert_eq!((r.due, r.refreshed), (0, 0), "{}", b.name);
+        let feed_len = svc.ledger.changes(&all_changes()).await.unwrap().len();
+
+        // 20 hours on, the timestamp expires within the window: refreshed once, by two
+        // concurrent runs.
+        b.clock.advance(Duration::hours(20));
+        let (r1, r2) = tokio::join!(refresh::refresh_all(svc), refresh::refresh_all(svc));
+        let (r1, r2) = (r1.unwrap(), r2.unwrap());
+        assert_eq!(r1.refreshed + r2.refreshed, 1, "{}: {r1:?} {r2:?}", b.name);
+        assert_eq!(r1.failed + r2.failed, 0);
+        let (v, _) = read_verified(svc, &p.gun, &p.root, b.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(v, 2, "{}", b.name);
+        assert_eq!(
+            svc.ledger.changes(&all_changes()).await.unwrap().len(),
+            feed_len + 1
+        );
+
+        // A week on (refresh running as scheduled), every read still verifies.
+        for _ in 0..7 {
+            b.clock.advance(Duration::hours(20));
+            let r = refresh::refresh_all(svc).await.unwrap();
+            assert_eq!((r.refreshed, r.failed), (1, 0), "{}", b.name);
+            read_verified(svc, &p.gun, &p.root, b.clock.now())
+                .await
+                .unwrap();
+        }
+        // And without refresh the timestamp does expire (the check above can fail).
+        b.clock.advance(Duration::hours(30));
+        let err = read_verified(svc, &p.gun, &p.root, b.clock.now())
+            .await
+            .unwrap_err();
+        assert!(err.contains("timestamp"), "{}: {err}", b.name);
+    }
+}
+
+fn all_changes() -> ChangeQuery {
+    ChangeQuery {
+        gun: None,
+        after: None,
+        limit: 1000,
+        backward: false,
+    }
+}
+
+#[tokio::test]
+async fn server_held_snapshot_is_generated_and_refreshed() {
+    let config = Config {
+        snapshot_lifetime: Duration::hours(30),
+        ..Config::default()
+    };
+    for b in backends(config).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/srvsnap", 5).await;
+        assert_eq!(p.publish_initial(svc).await.status(), 200);
+        // Without a server snapshot key, a publish without snapshot is refused.
+        let t = p.add_target("two", b"2");
+        let r = p.post(svc, &[("targets".into(), t.clone())]).await;
+        assert_eq!(r.status(), 400, "{}", b.name);
+        let key = request(
+            svc,
+            "POST",
+            "/v2/example.com/srvsnap/_trust/tuf/snapshot.key",
+            None,
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(key.status(), 200);
+        // Root v2 moves the snapshot role to the server's key.
+        let root2 = p.root_with_server_snapshot(key.body());
+        let r = p
+            .post(
+                svc,
+                &[("root".into(), root2.clone()), ("targets".into(), t)],
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}: {:?}", b.name, r.body());
+        let (_, targets) = read_verified(svc, &p.gun, &p.root, b.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(targets, vec!["app-1.0", "two"]);
+        b.clock.advance(Duration::hours(23));
+        let r = refresh::refresh_all(svc).await.unwrap();
+        assert_eq!(r.refreshed, 1, "{}", b.name);
+        let head = svc.ledger.head(&p.gun).await.unwrap().unwrap();
+        assert_eq!(
+            head.roles["snapshot"].version, 3,
+            "{}: snapshot re-signed",
+            b.name
+        );
+        read_verified(svc, &p.gun, &p.root, b.clock.now())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn key_get_is_stable_and_post_rotates() {
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let path = "/v2/example.com/keys/_trust/tuf/timestamp.key";
+        let a = get(svc, path).await;
+        let c = get(svc, path).await;
+        assert_eq!(a.status(), 200);
+        assert_eq!(
+            a.body(),
+            c.body(),
+            "{}: a GET must not mint a new key",
+            b.name
+        );
+        let v: serde_json::Value = serde_json::from_slice(a.body()).unwrap();
+        assert_eq!(v["keytype"], "ecdsa");
+        assert!(v["keyval"]["private"].is_null());
+        let rotated = request(svc, "POST", path, None, Vec::new()).await;
+        assert_eq!(rotated.status(), 200);
+        assert_ne!(rotated.body(), a.body(), "{}", b.name);
+        // No root yet: GET now answers the newest key.
+        assert_eq!(get(svc, path).await.body(), rotated.body());
+        let s1 = get(svc, "/v2/example.com/keys/_trust/tuf/snapshot.key").await;
+        let s2 = get(svc, "/v2/example.com/keys/_trust/tuf/snapshot.key").await;
+        assert_eq!(s1.body(), s2.body());
+        assert_eq!(
+            get(svc, "/v2/example.com/keys/_trust/tuf/targets.key")
+                .await
+                .status(),
+            404
+        );
+    }
+}
+
+#[tokio::test]
+async fn delete_removes_exactly_one_gun_and_records_it() {
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let mut del = Publisher::new(svc, "example.com/del", 6).await;
+        let mut delta = Publisher::new(svc, "example.com/delta", 7).await;
+        let mut nested = Publisher::new(svc, "example.com/del/sub", 8).await;
+        for p in [&mut del, &mut delta, &mut nested] {
+            let parts = p.initial();
+            assert_eq!(p.post(svc, &parts).await.status(), 200);
+        }
+        let r = request(
+            svc,
+            "DELETE",
+            "/v2/example.com/del/_trust/tuf/",
+            None,
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{}", b.name);
+        assert_eq!(
+            get(svc, "/v2/example.com/del/_trust/tuf/timestamp.json")
+                .await
+                .status(),
+            404
+        );
+        assert!(
+            svc.store
+                .list("v2/example.com/del/_trust/")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        for p in [&delta, &nested] {
+            read_verified(svc, &p.gun, &p.root, b.clock.now())
+                .await
+                .unwrap();
+        }
+        let feed = get(svc, "/v2/example.com/del/_trust/changefeed?records=10").await;
+        let v: serde_json::Value = serde_json::from_slice(feed.body()).unwrap();
+        let cats: Vec<&str> = v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["Category"].as_str().unwrap())
+            .collect();
+        assert_eq!(cats, vec!["update", "deletion"], "{}", b.name);
+        // Deleting again, or a GUN that never existed, is fine; the collection can be re-created.
+        assert_eq!(
+            request(
+                svc,
+                "DELETE",
+                "/v2/example.com/del/_trust/tuf/",
+                None,
+                Vec::new()
+            )
+            .await
+            .status(),
+            200
+        );
+        assert_eq!(
+            request(
+                svc,
+                "DELETE",
+                "/v2/example.com/never/_trust/tuf/",
+                None,
+                Vec::new()
+            )
+            .await
+            .status(),
+            200
+        );
+        let mut again = Publisher::new(svc, "example.com/del", 9).await;
+        assert_eq!(again.publish_initial(svc).await.status(), 200, "{}", b.name);
+        read_verified(svc, &again.gun, &again.root, b.clock.now())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn changefeed_pages_like_notary() {
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/feed", 10).await;
+        let mut q = Publisher::new(svc, "example.com/other", 11).await;
+        assert_eq!(p.publish_initial(svc).await.status(), 200);
+        assert_eq!(q.publish_initial(svc).await.status(), 200);
+        for i in 0..3 {
+            assert_eq!(
+                p.publish_next(svc, &format!("t{i}"), b"x").await.status(),
+                200
+            );
+        }
+        let page = |path: &str| {
+            let path = path.to_owned();
+            async move {
+                let r = get(svc, &path).await;
+                assert_eq!(r.status(), 200, "{path}");
+                let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+                v["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["GUN"].as_str().unwrap().to_owned(),
+                            r["Version"].as_u64().unwrap(),
+                            r["ID"].as_str().unwrap().parse::<u64>().unwrap(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let all = page("/v2/_trust/changefeed?records=100").await;
+        assert_eq!(all.len(), 5, "{}", b.name);
+        assert!(all.windows(2).all(|w| w[0].2 < w[1].2), "ascending IDs");
+        let mine = page("/v2/example.com/feed/_trust/changefeed?records=0").await;
+        assert_eq!(
+            mine.iter().map(|r| r.1).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        let after = page(&format!(
+            "/v2/example.com/feed/_trust/changefeed?records=2&change_id={}",
+            mine[0].2
+        ))
+        .await;
+        assert_eq!(after.iter().map(|r| r.1).collect::<Vec<_>>(), vec![2, 3]);
+        let last = page("/v2/example.com/feed/_trust/changefeed?records=-2&change_id=-1").await;
+        assert_eq!(
+            last.iter().map(|r| r.1).collect::<Vec<_>>(),
+            vec![3, 4],
+            "{}",
+            b.name
+        );
+        let before = page(&format!(
+            "/v2/example.com/feed/_trust/changefeed?records=-2&change_id={}",
+            mine[3].2
+        ))
+        .await;
+        assert_eq!(before.iter().map(|r| r.1).collect::<Vec<_>>(), vec![2, 3]);
+        let r = get(svc, "/v2/_trust/changefeed").await;
+        assert_eq!(
+            (r.status().as_u16(), error_code(&r).as_str()),
+            (400, "INVALID_PARAMETERS")
+        );
+    }
+}
+
+#[tokio::test]
+async fn routes_and_errors_in_notary_format() {
+    let b = embedded_backend(config());
+    let svc = &b.svc;
+    let r = get(svc, "/v2/").await;
+    assert_eq!((r.status().as_u16(), &r.body()[..]), (200, &b"{}"[..]));
+    let r = get(svc, "/_notary_server/health").await;
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    // Catch-all: 404 without detail.
+    let r = request(
+        svc,
+        "HEAD",
+        "/v2/example.com/x/_trust/tuf/root.json",
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.body(),
+        &b"{\"errors\":[{\"code\":\"METADATA_NOT_FOUND\",\"message\":\"You have requested metadata that does not exist.\"}]}\n"[..]
+    );
+    // A handler's not-found carries detail {}.
+    let r = get(svc, "/v2/example.com/x/_trust/tuf/root.json").await;
+    assert!(
+        std::str::from_utf8(r.body())
+            .unwrap()
+            .contains("\"detail\":{}")
+    );
+    // GUNs that could escape their prefix are refused before any I/O.
+    let (ct, body) = multipart(&[("root", b"{}")]);
+    for gun in ["a/../b", "a//b", "a/_trust/b"] {
+        let r = request(
+            svc,
+            "POST",
+            &format!("/v2/{gun}/_trust/tuf/"),
+            Some(&ct),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(error_code(&r), "INVALID_GUN", "{gun}");
+    }
+    let r = request(
+        svc,
+        "POST",
+        "/v2/a%2F..%2Fb/_trust/tuf/",
+        Some(&ct),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(error_code(&r), "INVALID_GUN");
+    assert!(svc.store.list("").await.unwrap().is_empty());
+    // Upload limits answer in Notary's format.
+    let small = embedded_backend(Config {
+        max_upload_bytes: 10,
+        ..config()
+    });
+    let r = request(
+        &small.svc,
+        "POST",
+        "/v2/example.com/x/_trust/tuf/",
+        Some(&ct),
+        body,
+    )
+    .await;
+    assert_eq!(error_code(&r), "INVALID_UPDATE");
+}
