@@ -1,0 +1,300 @@
+//! One contract for each port, run against both of its adapters: the embedded ones and the AWS
+//! ones on the emulator. The operations rely on exactly these properties.
+
+mod common;
+
+use bytes::Bytes;
+use chrono::{Duration, Utc};
+use common::*;
+use notus_service::layout::CachePolicy;
+use notus_service::layout::NameKind;
+use notus_service::ops::Config;
+use notus_service::ports::*;
+
+#[tokio::test]
+async fn object_store_contract() {
+    for b in backends(Config::default()).await {
+        let s = &b.svc.store;
+        let h = CachePolicy::default().headers(NameKind::Immutable);
+        let key = "v2/example.com/c/_trust/tuf/targets/x.json";
+        assert_eq!(s.get(key).await.unwrap(), None, "{}", b.name);
+        let put = |bytes: &'static [u8], c| s.put(key, Bytes::from_static(bytes), c, &h);
+        assert_eq!(
+            put(b"one", PutCondition::IfAbsent).await.unwrap(),
+            PutOutcome::Written
+        );
+        assert_eq!(
+            put(b"two", PutCondition::IfAbsent).await.unwrap(),
+            PutOutcome::PreconditionFailed,
+            "{}: IfAbsent must not overwrite",
+            b.name
+        );
+        let got = s.get(key).await.unwrap().unwrap();
+        assert_eq!(&got.bytes[..], b"one");
+        assert!((Utc::now() - got.last_modified).num_minutes().abs() < 10);
+        assert_eq!(
+            put(b"two", PutCondition::IfMatch("\"not-the-etag\"".into()))
+                .await
+                .unwrap(),
+            PutOutcome::PreconditionFailed,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            put(b"two", PutCondition::IfMatch(got.etag.clone()))
+                .await
+                .unwrap(),
+            PutOutcome::Written
+        );
+        let got2 = s.get(key).await.unwrap().unwrap();
+        assert_eq!(&got2.bytes[..], b"two");
+        assert_ne!(got2.etag, got.etag);
+        assert_eq!(
+            put(b"three", PutCondition::IfMatch(got.etag))
+                .await
+                .unwrap(),
+            PutOutcome::PreconditionFailed,
+            "{}: a stale etag must not win",
+            b.name
+        );
+        // A key that is a "directory" of others is not an object; listing is by prefix only.
+        let other = "v2/example.com/cc/_trust/tuf/root.json";
+        s.put(other, Bytes::from_static(b"x"), PutCondition::IfAbsent, &h)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get("v2/example.com/c/_trust/tuf/targets").await.unwrap(),
+            None
+        );
+        assert_eq!(
+            s.list("v2/example.com/c/").await.unwrap(),
+            vec![key.to_owned()],
+            "{}",
+            b.name
+        );
+        s.delete(&[
+            key.to_owned(),
+            "v2/example.com/c/_trust/tuf/missing.json".into(),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(s.get(key).await.unwrap(), None);
+        assert_eq!(
+            s.list("v2/example.com/c/").await.unwrap(),
+            Vec::<String>::new()
+        );
+        assert!(s.get(other).await.unwrap().is_some());
+    }
+}
+
+fn head(seq: u64, due_in_hours: i64) -> Head {
+    Head {
+        seq,
+        dialect: "tuf".into(),
+        roles: [(
+            "timestamp".to_owned(),
+            RoleRecord {
+                version: seq,
+                sha256: "ab".repeat(32),
+                length: 10,
+            },
+        )]
+        .into(),
+        refresh_due: Utc::now() + Duration::hours(due_in_hours),
+        deleting: false,
+    }
+}
+
+fn change(v: u64) -> NewChange {
+    NewChange {
+        category: Category::Update,
+        version: v,
+        sha256: "cd".repeat(32),
+        created_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn ledger_contract() {
+    for b in backends(Config::default()).await {
+        let l = &b.svc.ledger;
+        assert_eq!(l.head("g/a").await.unwrap(), None);
+        let c1 = l
+            .commit("g/a", None, &head(1, 48), &change(1))
+            .await
+            .unwrap();
+        let Commit::Committed(id1) = c1 else {
+            panic!("{}: first commit", b.name)
+        };
+        assert_eq!(
+            l.commit("g/a", None, &head(1, 48), &change(1))
+                .await
+                .unwrap(),
+            Commit::Conflict,
+            "{}: a second creator must lose",
+            b.name
+        );
+        let Commit::Committed(id2) = l
+            .commit("g/a", Some(1), &head(2, 1), &change(2))
+            .await
+            .unwrap()
+        else {
+            panic!("{}: second commit", b.name)
+        };
+        assert!(id2 > id1);
+        assert_eq!(
+            l.commit("g/a", Some(1), &head(2, 48), &change(2))
+                .await
+                .unwrap(),
+            Commit::Conflict
+        );
+        assert_eq!(l.head("g/a").await.unwrap().unwrap().seq, 2);
+        let Commit::Committed(id3) = l
+            .commit("g/b", None, &head(1, 48), &change(1))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(id3 > id2);
+
+        let q = |gun: Option<&str>, after, limit, backward| ChangeQuery {
+            gun: gun.map(str::to_owned),
+            after,
+            limit,
+            backward,
+        };
+        let ids = |v: Vec<Change>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(l.changes(&q(None, None, 10, false)).await.unwrap()),
+            vec![id1, id2, id3],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            ids(l.changes(&q(Some("g/a"), None, 10, false)).await.unwrap()),
+            vec![id1, id2]
+        );
+        assert_eq!(
+            ids(l.changes(&q(None, Some(id1), 1, false)).await.unwrap()),
+            vec![id2]
+        );
+        assert_eq!(
+            ids(l.changes(&q(None, None, 2, true)).await.unwrap()),
+            vec![id2, id3],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            ids(l.changes(&q(None, Some(id3), 5, true)).await.unwrap()),
+            vec![id1, id2]
+        );
+        assert_eq!(
+            ids(l
+                .changes(&q(Some("g/b"), Some(id3), 5, true))
+                .await
+                .unwrap()),
+            Vec::<u64>::new()
+        );
+        let c = &l.changes(&q(Some("g/b"), None, 1, false)).await.unwrap()[0];
+        assert_eq!(
+            (c.gun.as_str(), c.change.version, c.change.category),
+            ("g/b", 1, Category::Update)
+        );
+
+        // Refresh index: g/a is due within 2 hours, g/b is not.
+        assert_eq!(
+            l.due(Utc::now() + Duration::hours(2)).await.unwrap(),
+            vec!["g/a".to_owned()],
+            "{}",
+            b.name
+        );
+        let mut gone = head(3, 48);
+        gone.deleting = true;
+        assert!(matches!(
+            l.commit("g/b", Some(1), &gone, &change(0)).await.unwrap(),
+            Commit::Committed(_)
+        ));
+        let mut due = l.due(Utc::now()).await.unwrap();
+        due.sort();
+        assert_eq!(
+            due,
+            vec!["g/b".to_owned()],
+            "{}: deleting heads are due",
+            b.name
+        );
+        assert!(
+            !l.remove_head("g/b", 1).await.unwrap(),
+            "{}: stale remove",
+            b.name
+        );
+        assert!(l.remove_head("g/b", 3).await.unwrap());
+        assert_eq!(l.head("g/b").await.unwrap(), None);
+
+        // Key assignments: revision-checked.
+        let none = l.keys("g/a").await.unwrap();
+        assert_eq!(none, KeyAssignments::default());
+        let k = ServerKey {
+            key_ref: "k1".into(),
+            public_der: vec![1, 2, 3],
+        };
+        let first = KeyAssignments {
+            rev: 1,
+            timestamp: vec![k.clone()],
+            snapshot: vec![],
+        };
+        assert!(l.put_keys("g/a", &first).await.unwrap());
+        assert!(
+            !l.put_keys("g/a", &first).await.unwrap(),
+            "{}: same revision twice",
+            b.name
+        );
+        let second = KeyAssignments {
+            rev: 2,
+            snapshot: vec![k],
+            ..first.clone()
+        };
+        assert!(l.put_keys("g/a", &second).await.unwrap());
+        assert_eq!(l.keys("g/a").await.unwrap(), second);
+    }
+}
+
+#[tokio::test]
+async fn key_service_contract() {
+    use notus_tuf::keys::{PublicKey, Scheme, verify_signature};
+    use p256::pkcs8::DecodePublicKey as _;
+    for b in backends(Config::default()).await {
+        let k = &b.svc.keys;
+        let d1 = k.default_key().await.unwrap();
+        assert_eq!(
+            k.default_key().await.unwrap(),
+            d1,
+            "{}: the default key is stable",
+            b.name
+        );
+        let n1 = k.create_key().await.unwrap();
+        let n2 = k.create_key().await.unwrap();
+        assert_ne!(n1.public_der, n2.public_der);
+        assert_ne!(n1.public_der, d1.public_der);
+        for key in [&d1, &n1] {
+            let digest: [u8; 32] = notus_tuf::metadata::sha256(b"payload");
+            let sig = k.sign_digest(&key.key_ref, &digest).await.unwrap();
+            assert_eq!(sig.len(), 64, "{}: fixed-width r||s", b.name);
+            let pk = PublicKey::EcdsaP256(
+                p256::ecdsa::VerifyingKey::from_public_key_der(&key.public_der).unwrap(),
+            );
+            assert!(
+                verify_signature(&pk, Scheme::EcdsaP256Fixed, b"payload", &sig),
+                "{}",
+                b.name
+            );
+            assert!(!verify_signature(
+                &pk,
+                Scheme::EcdsaP256Fixed,
+                b"other",
+                &sig
+            ));
+        }
+        assert!(k.sign_digest("not-a-key", &[0; 32]).await.is_err());
+    }
+}
