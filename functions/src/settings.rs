@@ -86,7 +86,11 @@ pub struct AwsArgs {
 
 /// A service on the embedded adapters in `data_dir`.
 pub fn embedded_service(data_dir: &Path, config: Config) -> anyhow::Result<Service> {
-    let (store, ledger, keys) = embedded::open(data_dir)
+    let embedded::Embedded {
+        store,
+        ledger,
+        keys,
+    } = embedded::open(data_dir)
         .with_context(|| format!("opening data directory {}", data_dir.display()))?;
     Ok(Service {
         store,

@@ -118,7 +118,7 @@ async fn concurrent_publishers_exactly_one_wins_per_round() {
 async fn futures_join(
     svc: &notus_service::Service,
     p: &Publisher,
-    uploads: &[(String, Vec<(String, Vec<u8>)>)],
+    uploads: &[(String, Parts)],
 ) -> Vec<(String, u16, String)> {
     let mut set = tokio::task::JoinSet::new();
     for (name, parts) in uploads {

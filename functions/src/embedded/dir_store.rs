@@ -184,17 +184,28 @@ impl ObjectStore for DirStore {
             .map(|k| self.path(k))
             .collect::<PortResult<Vec<_>>>()?;
         let lock = self.write_lock.clone();
+        let root = self.root.clone();
         blocking(move || {
             let _guard = lock
                 .lock()
                 .map_err(|_| PortError::Other("store lock poisoned".into()))?;
-            for p in paths {
-                match fs::remove_file(&p) {
+            for p in &paths {
+                match fs::remove_file(p) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
                         return Err(PortError::Other(format!("delete {}: {e}", p.display())));
                     }
+                }
+            }
+            // Drop directories left empty, so a deleted collection leaves no trace.
+            for p in &paths {
+                let mut dir = p.parent();
+                while let Some(d) = dir.filter(|d| *d != root.as_path()) {
+                    if fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
                 }
             }
             Ok(())

@@ -20,15 +20,25 @@ use std::sync::Arc;
 
 use crate::ports::PortError;
 
-/// The three embedded adapters over one data directory (created if missing).
-pub fn open(data_dir: &Path) -> Result<(Arc<DirStore>, Arc<RedbLedger>, Arc<FileKeys>), PortError> {
+/// The three embedded adapters over one data directory.
+pub struct Embedded {
+    /// `bucket/`
+    pub store: Arc<DirStore>,
+    /// `ledger.redb`
+    pub ledger: Arc<RedbLedger>,
+    /// `keys/`
+    pub keys: Arc<FileKeys>,
+}
+
+/// Open the embedded adapters over `data_dir` (created if missing).
+pub fn open(data_dir: &Path) -> Result<Embedded, PortError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| PortError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
-    Ok((
-        Arc::new(DirStore::open(&data_dir.join("bucket"))?),
-        Arc::new(RedbLedger::open(&data_dir.join("ledger.redb"))?),
-        Arc::new(FileKeys::open(&data_dir.join("keys"))?),
-    ))
+    Ok(Embedded {
+        store: Arc::new(DirStore::open(&data_dir.join("bucket"))?),
+        ledger: Arc::new(RedbLedger::open(&data_dir.join("ledger.redb"))?),
+        keys: Arc::new(FileKeys::open(&data_dir.join("keys"))?),
+    })
 }
 
 /// Run blocking file or database work off the async threads.

@@ -19,6 +19,9 @@ use notus_tuf::keys::{PublicKey, key_from_public, key_id};
 use notus_tuf::signers::EcdsaP256Signer;
 use serde_json::{Value, json};
 
+/// Upload parts: (role, bytes).
+pub type Parts = Vec<(String, Vec<u8>)>;
+
 /// A clock the test moves.
 #[derive(Clone)]
 pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
@@ -65,7 +68,11 @@ pub fn aws_required() -> bool {
 
 pub fn embedded_backend(config: Config) -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let (store, ledger, keys) = embedded::open(dir.path()).unwrap();
+    let embedded::Embedded {
+        store,
+        ledger,
+        keys,
+    } = embedded::open(dir.path()).unwrap();
     let clock = TestClock::new();
     Backend {
         name: "embedded",
