@@ -84,6 +84,25 @@ pub struct AwsArgs {
     pub create_missing: bool,
 }
 
+/// Everything a Lambda function takes from its environment.
+#[derive(Debug, Clone, clap::Parser)]
+pub struct LambdaEnv {
+    /// Where the resources are.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Tunables.
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+/// Logging and the AWS service for a Lambda function, from its environment.
+pub async fn lambda_service(name: &str) -> anyhow::Result<Service> {
+    use clap::Parser as _;
+    init_logging();
+    let env = LambdaEnv::parse_from([name]);
+    aws_service(&env.aws, env.service.config()?).await
+}
+
 /// A service on the embedded adapters in `data_dir`.
 pub fn embedded_service(data_dir: &Path, config: Config) -> anyhow::Result<Service> {
     let embedded::Embedded {

@@ -67,6 +67,21 @@ impl KmsKeys {
     }
 }
 
+/// Create an `ECC_NIST_P256` `SIGN_VERIFY` key; returns its ID.
+pub async fn create_signing_key(client: &Client, description: &str) -> PortResult<String> {
+    let resp = client
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .description(description)
+        .send()
+        .await
+        .map_err(|e| classify("KMS CreateKey", e))?;
+    resp.key_metadata()
+        .map(|m| m.key_id().to_owned())
+        .ok_or_else(|| PortError::Other("KMS CreateKey returned no key".into()))
+}
+
 #[async_trait]
 impl KeyService for KmsKeys {
     async fn default_key(&self) -> PortResult<ServerKey> {
@@ -74,19 +89,11 @@ impl KeyService for KmsKeys {
     }
 
     async fn create_key(&self) -> PortResult<ServerKey> {
-        let resp = self
-            .client
-            .create_key()
-            .key_spec(KeySpec::EccNistP256)
-            .key_usage(KeyUsageType::SignVerify)
-            .description("notus: dedicated timestamp/snapshot key of one collection")
-            .send()
-            .await
-            .map_err(|e| classify("KMS CreateKey", e))?;
-        let id = resp
-            .key_metadata()
-            .map(|m| m.key_id().to_owned())
-            .ok_or_else(|| PortError::Other("KMS CreateKey returned no key".into()))?;
+        let id = create_signing_key(
+            &self.client,
+            "notus: dedicated timestamp/snapshot key of one collection",
+        )
+        .await?;
         self.describe(&id).await
     }
 

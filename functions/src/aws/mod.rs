@@ -93,18 +93,7 @@ pub async fn ensure_resources(
                 "KMS key {kms_key} does not exist (only an alias/NAME can be created)"
             )));
         };
-        let created = kms
-            .create_key()
-            .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
-            .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
-            .description("notus: default timestamp key")
-            .send()
-            .await
-            .map_err(|e| classify("KMS CreateKey", e))?;
-        let id = created
-            .key_metadata()
-            .map(|m| m.key_id().to_owned())
-            .unwrap_or_default();
+        let id = kms::create_signing_key(&kms, "notus: default timestamp key").await?;
         kms.create_alias()
             .alias_name(format!("alias/{alias}"))
             .target_key_id(&id)

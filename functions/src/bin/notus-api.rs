@@ -3,23 +3,12 @@
 //! (`NOTUS_BUCKET`, `NOTUS_TABLE`, `NOTUS_KMS_KEY`, `NOTUS_TIMESTAMP_LIFETIME`, ...).
 
 use bytes::Bytes;
-use clap::Parser;
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use notus_service::settings::{self, AwsArgs, ServiceArgs};
-
-#[derive(Parser, Debug)]
-struct Env {
-    #[command(flatten)]
-    aws: AwsArgs,
-    #[command(flatten)]
-    service: ServiceArgs,
-}
+use notus_service::settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    settings::init_logging();
-    let env = Env::parse_from(["notus-api"]);
-    let svc = settings::aws_service(&env.aws, env.service.config()?).await?;
+    let svc = settings::lambda_service("notus-api").await?;
     lambda_http::run(service_fn(move |req: Request| {
         let svc = svc.clone();
         async move {

@@ -3,24 +3,13 @@
 //! content is ignored. A run with failures returns an error, so the function's error alarm
 //! fires; the failed collections are retried on the next run.
 
-use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use notus_service::ops::refresh;
-use notus_service::settings::{self, AwsArgs, ServiceArgs};
-
-#[derive(Parser, Debug)]
-struct Env {
-    #[command(flatten)]
-    aws: AwsArgs,
-    #[command(flatten)]
-    service: ServiceArgs,
-}
+use notus_service::settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    settings::init_logging();
-    let env = Env::parse_from(["notus-refresh"]);
-    let svc = settings::aws_service(&env.aws, env.service.config()?).await?;
+    let svc = settings::lambda_service("notus-refresh").await?;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
         let svc = svc.clone();
         async move {
