@@ -110,11 +110,12 @@ fn last_modified(t: chrono::DateTime<chrono::Utc>) -> String {
 fn metadata_response(svc: &Service, obj: Object, kind: NameKind) -> Response<Bytes> {
     let mut r = text(obj.bytes);
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&svc.config.cache.cache_control(kind)) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
-    if svc.config.cache.cache_control(kind).contains("no-cache") {
+    let cache_control = svc.config.cache.cache_control(kind);
+    if cache_control.contains("no-cache") {
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
+        h.insert(header::CACHE_CONTROL, v);
     }
     if let Ok(v) = HeaderValue::from_str(&last_modified(obj.last_modified)) {
         h.insert(header::LAST_MODIFIED, v);

@@ -7,13 +7,13 @@
 //! commits and the other finds the head moved and leaves it alone.
 
 use futures_util::{StreamExt, stream};
+use notus_tuf::RoleType;
 use notus_tuf::build;
 use notus_tuf::metadata::{Envelope, Root, Snapshot, Stored};
 use notus_tuf::server::held_key;
-use notus_tuf::{RoleType, time};
 
 use super::publish::{commit_files, held_keys};
-use super::store::{NewFile, head_dialect, load_files, repair, sign_with_server_key};
+use super::store::{NewFile, expires_of, head_dialect, load_files, repair, sign_with_server_key};
 use super::{ApiResult, Service, backend, updating};
 
 /// What refresh did to one collection.
@@ -76,14 +76,6 @@ pub async fn refresh_all(svc: &Service) -> ApiResult<Report> {
     }
     tracing::info!(?report, "refresh run finished");
     Ok(report)
-}
-
-fn expires_of(f: &NewFile) -> ApiResult<chrono::DateTime<chrono::Utc>> {
-    Envelope::from_bytes(&f.bytes)
-        .ok()
-        .and_then(|e| e.signed.get("expires")?.as_str().map(str::to_owned))
-        .and_then(|s| time::parse(&s).ok())
-        .ok_or_else(|| updating(&format!("{} has no readable expiry", f.role)))
 }
 
 /// Refresh one collection if it is due.

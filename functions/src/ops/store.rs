@@ -326,6 +326,15 @@ pub fn server_public_key(key: &ServerKey) -> ApiResult<PublicKey> {
         .map_err(|e| updating(&format!("server key {} is not P-256: {e}", key.key_ref)))
 }
 
+/// When a metadata file expires.
+pub fn expires_of(f: &NewFile) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+    Envelope::from_bytes(&f.bytes)
+        .ok()
+        .and_then(|e| e.signed.get("expires")?.as_str().map(str::to_owned))
+        .and_then(|s| notus_tuf::time::parse(&s).ok())
+        .ok_or_else(|| updating(&format!("{} has no readable expiry", f.role)))
+}
+
 /// The earliest expiry among the files the server signs (timestamp; snapshot when
 /// `server_snapshot`).
 pub fn refresh_due(
@@ -341,16 +350,7 @@ pub fn refresh_due(
         let f = files
             .get(name)
             .ok_or_else(|| updating(&format!("no {name}")))?;
-        let expires = Envelope::from_bytes(&f.bytes)
-            .ok()
-            .and_then(|e| {
-                e.signed
-                    .get("expires")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            })
-            .and_then(|s| notus_tuf::time::parse(&s).ok())
-            .ok_or_else(|| updating(&format!("{name} has no readable expiry")))?;
+        let expires = expires_of(f)?;
         due = Some(due.map_or(expires, |d| d.min(expires)));
     }
     due.ok_or_else(|| updating("nothing to refresh"))
