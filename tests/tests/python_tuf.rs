@@ -15,31 +15,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
+use notus_e2e::python;
 use notus_tuf::build::{self, MetaInput, Signer, UnsignedMetadata};
 use notus_tuf::client::TrustedMetadataSet;
 use notus_tuf::signers::{EcdsaP256Signer, Ed25519Signer};
 use notus_tuf::{Dialect, Error};
 use serde_json::{Value, json};
 
-fn python() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("NOTUS_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if venv.exists() {
-        return Some(venv);
-    }
-    if std::env::var("NOTUS_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("python-tuf venv not found: run scripts/test-all or set NOTUS_PYTHON");
-    }
-    eprintln!("SKIPPED: no python-tuf venv (run scripts/test-all, or set NOTUS_PYTHON)");
-    None
-}
-
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name)
+    notus_e2e::python_dir().join(name)
 }
 
 fn tempdir(tag: &str) -> PathBuf {

@@ -392,8 +392,12 @@ fn delegated_roles_need_their_delegator() {
             role: "role2".into()
         }
     );
+    assert!(!set.contains("role1", "targets"));
     set.update_delegated_targets(&role1, "role1", "targets")
         .unwrap();
+    assert!(set.contains("role1", "targets"));
+    // Trusted through `targets` says nothing about another delegator.
+    assert!(!set.contains("role1", "role2"));
     assert_eq!(set.delegations_for("targets", "a/x").len(), 1);
     assert!(set.delegations_for("targets", "b/x").is_empty());
 }

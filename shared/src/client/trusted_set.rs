@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -25,6 +25,9 @@ pub struct TrustedMetadataSet {
     timestamp: Option<Stored<Timestamp>>,
     snapshot: Option<Stored<Snapshot>>,
     targets: BTreeMap<String, Stored<Targets>>,
+    /// (delegator, role) pairs each role was verified against: a role reached again through a
+    /// different delegator must be verified against that delegator's keys too.
+    verified_by: BTreeSet<(String, String)>,
 }
 
 /// Parse `data` as metadata of `role` in `dialect`, checking `_type` (TUF §5.3.x "type" checks).
@@ -146,6 +149,7 @@ impl TrustedMetadataSet {
             timestamp: None,
             snapshot: None,
             targets: BTreeMap::new(),
+            verified_by: BTreeSet::new(),
         })
     }
 
@@ -177,6 +181,13 @@ impl TrustedMetadataSet {
     /// A trusted targets role (`targets` or a delegated role), if loaded.
     pub fn targets(&self, role: &str) -> Option<&Stored<Targets>> {
         self.targets.get(role)
+    }
+
+    /// Whether `role` is trusted *as delegated by* `delegator` (python-tuf `contains`). A role
+    /// trusted through one delegator is not trusted through another until verified against it.
+    pub fn contains(&self, role: &str, delegator: &str) -> bool {
+        self.verified_by
+            .contains(&(delegator.to_owned(), role.to_owned()))
     }
 
     /// TUF §5.3: a new root, verified by a threshold of the trusted root's root keys *and* of its
@@ -519,6 +530,8 @@ impl TrustedMetadataSet {
             return Err(expired(role, &new.value.expires));
         }
         self.targets.insert(role.to_owned(), new);
+        self.verified_by
+            .insert((delegator.to_owned(), role.to_owned()));
         Ok(&self.targets[role])
     }
 
