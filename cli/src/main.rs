@@ -6,20 +6,126 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod commands;
+mod home;
+mod keys;
+mod remote;
 mod transport;
 mod tuf_client;
 mod updater;
 
-/// Publish and verify trusted collections.
+use commands::{Context as Ctx, Output, consumer, key, publisher};
+
+/// Publish and verify trusted collections (TUF 1.0 and Notary 0.7) with keys in files, on
+/// YubiKeys (PKCS#11) or in AWS KMS.
+///
+/// Exit status: 0 success; 1 failure (including a refused or unverifiable target); 2 usage error.
 #[derive(Parser, Debug)]
-#[command(name = "notus", version, about)]
+#[command(name = "notus", version, about, long_about)]
 struct Cli {
+    /// Notus home (keys, trusted metadata, staged changes). Default: ~/.notus.
+    #[arg(long, global = true, env = "NOTUS_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Server URL, e.g. http://127.0.0.1:4443. Default: from the collection or config.toml.
+    #[arg(
+        long,
+        short = 's',
+        global = true,
+        env = "NOTUS_SERVER",
+        value_name = "URL"
+    )]
+    server: Option<String>,
+    /// Output format of read commands.
+    #[arg(long, short = 'o', global = true, value_enum, default_value = "text")]
+    output: Output,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Create a collection: make (or take) its keys, sign root v1 listing the server's
+    /// timestamp key.
+    ///
+    /// Example: notus -s http://127.0.0.1:4443 init example.com/app --publish
+    Init(publisher::InitArgs),
+    /// Stage a target: hash a local file (not uploaded) under a target name.
+    ///
+    /// Example: notus add example.com/app v1.0/app.tar.gz ./app.tar.gz
+    Add(publisher::AddArgs),
+    /// Stage a target by its length and hashes.
+    ///
+    /// Example: notus addhash example.com/app v1.0/app.tar.gz 1024 --sha256 <64 hex digits>
+    Addhash(publisher::AddHashArgs),
+    /// Stage the removal of a target.
+    ///
+    /// Example: notus remove example.com/app v0.9/app.tar.gz
+    Remove {
+        /// Collection.
+        gun: String,
+        /// Target name.
+        target: String,
+        /// Role that lists it.
+        #[arg(long, default_value = "targets")]
+        role: String,
+    },
+    /// Show staged, unpublished changes.
+    ///
+    /// Example: notus status example.com/app
+    Status {
+        /// Collection.
+        gun: String,
+    },
+    /// Drop staged changes.
+    ///
+    /// Example: notus reset example.com/app
+    Reset {
+        /// Collection.
+        gun: String,
+    },
+    /// Sign and upload the staged changes, rebased on the latest verified state.
+    ///
+    /// Example: notus publish example.com/app
+    Publish {
+        /// Collection.
+        gun: String,
+    },
+    /// List the trusted targets of a collection.
+    ///
+    /// Example: notus -s https://notary.example.com list example.com/app --root root.json
+    List {
+        /// Collection.
+        gun: String,
+        #[command(flatten)]
+        trust: consumer::TrustArgs,
+    },
+    /// Print one trusted target's hash and size.
+    ///
+    /// Example: notus lookup example.com/app v1.0/app.tar.gz
+    Lookup {
+        /// Collection.
+        gun: String,
+        /// Target name.
+        target: String,
+        #[command(flatten)]
+        trust: consumer::TrustArgs,
+    },
+    /// Check a file (or stdin, echoed to stdout when valid) against a trusted target.
+    ///
+    /// Example: notus verify example.com/app v1.0/app.tar.gz ./app.tar.gz
+    Verify {
+        /// Collection.
+        gun: String,
+        /// Target name.
+        target: String,
+        /// File to check (default: stdin).
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        trust: consumer::TrustArgs,
+    },
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Verify that a root metadata file is signed by a threshold of its own root keys and print
     /// its dialect, version and expiry.
     ///
@@ -54,6 +160,32 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::TufClient(args) => tuf_client::run(args),
+        command => {
+            let ctx = Ctx::new(cli.home, cli.server, cli.output)?;
+            match command {
+                Command::Init(a) => publisher::init(&ctx, a),
+                Command::Add(a) => publisher::add(&ctx, a),
+                Command::Addhash(a) => publisher::addhash(&ctx, a),
+                Command::Remove { gun, target, role } => {
+                    publisher::remove(&ctx, &gun, &target, &role)
+                }
+                Command::Status { gun } => publisher::status(&ctx, &gun),
+                Command::Reset { gun } => publisher::reset(&ctx, &gun),
+                Command::Publish { gun } => publisher::publish(&ctx, &gun),
+                Command::List { gun, trust } => consumer::list(&ctx, &gun, &trust),
+                Command::Lookup { gun, target, trust } => {
+                    consumer::lookup(&ctx, &gun, &target, &trust)
+                }
+                Command::Verify {
+                    gun,
+                    target,
+                    file,
+                    trust,
+                } => consumer::verify(&ctx, &gun, &target, file.as_deref(), &trust),
+                Command::Key(k) => key::run(&ctx, k),
+                Command::InspectRoot { .. } | Command::TufClient(_) => unreachable!(),
+            }
+        }
     }
 }
 

@@ -121,6 +121,11 @@ impl<'t, T: Transport> Updater<'t, T> {
         })
     }
 
+    /// The metadata trusted so far.
+    pub fn trusted(&self) -> &TrustedMetadataSet {
+        &self.set
+    }
+
     fn local_path(&self, role: &str) -> PathBuf {
         self.dir.join(format!("{}.json", quote_all(role)))
     }
@@ -293,6 +298,52 @@ impl<'t, T: Transport> Updater<'t, T> {
             to_visit.extend(children);
         }
         Ok(None)
+    }
+
+    /// Every target of the collection with the role that lists it: a pre-order walk of all
+    /// delegations (a path listed by several roles is reported from the first, most trusted
+    /// one). A delegated role that fails verification is skipped with a warning, as Notary's
+    /// client does; the top-level roles must verify.
+    pub fn all_targets(&mut self) -> Result<Vec<(String, TargetFile, String)>> {
+        if !self.refreshed {
+            self.refresh()?;
+        }
+        let mut out: Vec<(String, TargetFile, String)> = Vec::new();
+        let mut seen_paths = std::collections::BTreeSet::new();
+        let mut to_visit = vec![("targets".to_owned(), "root".to_owned())];
+        let mut visited = std::collections::BTreeSet::new();
+        while let Some((role, delegator)) = to_visit.pop() {
+            if !visited.insert(role.clone()) {
+                continue;
+            }
+            if let Err(e) = self.load_targets(&role, &delegator) {
+                if role == "targets" {
+                    return Err(e);
+                }
+                eprintln!("warning: skipping role {role}: {e:#}");
+                continue;
+            }
+            let t = &self.set.targets(&role).expect("loaded").value;
+            for (path, file) in &t.targets {
+                if seen_paths.insert(path.clone()) {
+                    out.push((path.clone(), file.clone(), role.clone()));
+                }
+            }
+            let mut children: Vec<(String, String)> = t
+                .delegations
+                .as_ref()
+                .map(|d| {
+                    d.roles()
+                        .iter()
+                        .map(|r| (r.name.clone(), role.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            children.reverse();
+            to_visit.extend(children);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Whether `file` already holds the bytes `info` describes (then there is nothing to fetch).

@@ -38,6 +38,7 @@ pub mod build;
 pub mod canonical;
 pub mod client;
 mod dialect;
+pub mod editor;
 mod encoding;
 mod error;
 pub mod keys;

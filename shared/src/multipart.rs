@@ -251,3 +251,35 @@ mod tests {
         assert_eq!(parts[0].filename, None);
     }
 }
+
+/// Encode `parts` (role name, file bytes) as Notary's client does: one part per file, field
+/// `files`, `filename` = role, CRLF line endings. The caller picks a `boundary` that none of the
+/// files contains; returns the content type and the body.
+pub fn encode(parts: &[(&str, &[u8])], boundary: &str) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for (role, data) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{role}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[cfg(test)]
+mod encode_tests {
+    #[test]
+    fn encoded_bodies_parse_back() {
+        let (ct, body) = super::encode(&[("root", b"{\"a\":1}"), ("targets", b"x\r\ny")], "b0und");
+        let b = super::boundary(&ct).unwrap();
+        let parts = super::parse(&body, &b, 10).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].filename.as_deref(), Some("root"));
+        assert_eq!(parts[1].data, b"x\r\ny");
+    }
+}

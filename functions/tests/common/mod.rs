@@ -148,20 +148,10 @@ pub async fn get(svc: &Service, path: &str) -> http::Response<Bytes> {
 
 /// A multipart body as Notary's client builds it (field `files`, filename = role).
 pub fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab";
-    let mut body = Vec::new();
-    for (role, data) in parts {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{role}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    notus_tuf::multipart::encode(
+        parts,
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab",
+    )
 }
 
 /// Error code of a Notary error response.

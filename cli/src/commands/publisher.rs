@@ -1,0 +1,513 @@
+//! Publishing: `init`, staging (`add`, `addhash`, `remove`, `status`, `reset`) and `publish`.
+//!
+//! Staged changes live in the collection's changelist until `publish`, which first brings the
+//! trusted state up to date through the client workflow (so it builds on what the repository
+//! really holds, verified), replays the changes on it, signs, and uploads. A concurrent publish
+//! by someone else makes the server answer `VERSION`; `publish` then refreshes and replays again.
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use chrono::{DateTime, Duration, Utc};
+use clap::Args;
+use notus_tuf::build::MetaInput;
+use notus_tuf::editor::{self, Change, RoleSpec};
+use notus_tuf::keys::key_from_public;
+use notus_tuf::metadata::{Hashes, TargetFile};
+use notus_tuf::{Dialect, RoleType, Signer};
+use serde::Serialize;
+
+use super::Context;
+use super::key::KeyPlacement;
+use crate::home::{Collection, check_gun};
+use crate::keys::{KeyRef, Keyring};
+use crate::remote::{Refused, Remote};
+use crate::transport::Http;
+use crate::updater::{Limits, Updater, write_atomic};
+
+/// Notary's default lifetimes: root 10 years, targets and snapshot 3 years.
+const ROOT_LIFETIME_DAYS: i64 = 3650;
+const TARGETS_LIFETIME_DAYS: i64 = 3 * 365;
+/// Attempts when another publisher keeps winning the race.
+const PUBLISH_ATTEMPTS: usize = 4;
+
+/// `notus init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The collection's globally unique name, e.g. example.com/app.
+    pub gun: String,
+    /// Metadata format: TUF 1.0 (python-tuf/go-tuf clients) or Notary 0.7 (docker trust).
+    #[arg(long, value_enum, default_value = "tuf")]
+    pub format: Format,
+    /// Use this key for root instead of making one (repeat for several root keys).
+    #[arg(long = "root-key", value_name = "REF")]
+    pub root_keys: Vec<String>,
+    /// Signatures required on root (default 1).
+    #[arg(long, default_value_t = 1)]
+    pub root_threshold: u64,
+    /// Use this key for targets instead of making one.
+    #[arg(long, value_name = "REF")]
+    pub targets_key: Option<String>,
+    /// Use this key for snapshot instead of making one.
+    #[arg(long, value_name = "REF", conflicts_with = "server_snapshot")]
+    pub snapshot_key: Option<String>,
+    /// Let the server sign snapshots (as `notary key rotate GUN snapshot -r`).
+    #[arg(long)]
+    pub server_snapshot: bool,
+    /// Publish right away (otherwise run `notus publish GUN` later).
+    #[arg(long, short = 'p')]
+    pub publish: bool,
+    #[command(flatten)]
+    pub place: KeyPlacement,
+}
+
+/// Metadata formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// TUF 1.0.
+    Tuf,
+    /// Notary 0.7.
+    Notary,
+}
+
+/// `notus add`.
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    /// Collection.
+    pub gun: String,
+    /// Target name (the path clients ask for).
+    pub target: String,
+    /// The file to describe (hashed locally; it is not uploaded).
+    pub file: PathBuf,
+    /// Custom JSON attached to the target.
+    #[arg(long, value_name = "JSON")]
+    pub custom: Option<String>,
+    /// Delegated role to list it in (default: targets).
+    #[arg(long, default_value = "targets")]
+    pub role: String,
+}
+
+/// `notus addhash`.
+#[derive(Args, Debug)]
+pub struct AddHashArgs {
+    /// Collection.
+    pub gun: String,
+    /// Target name.
+    pub target: String,
+    /// Length in bytes.
+    pub length: u64,
+    /// SHA-256, hex.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// SHA-512, hex.
+    #[arg(long, value_name = "HEX")]
+    pub sha512: Option<String>,
+    /// Custom JSON attached to the target.
+    #[arg(long, value_name = "JSON")]
+    pub custom: Option<String>,
+    /// Delegated role to list it in (default: targets).
+    #[arg(long, default_value = "targets")]
+    pub role: String,
+}
+
+fn now() -> DateTime<Utc> {
+    crate::now()
+}
+
+fn parse_custom(custom: Option<&str>) -> Result<Option<serde_json::Value>> {
+    custom
+        .map(|c| serde_json::from_str(c).context("--custom must be JSON"))
+        .transpose()
+}
+
+fn known(ctx: &Context, gun: &str) -> Result<Collection> {
+    ctx.home.collection(gun)?.ok_or_else(|| {
+        anyhow!("this home does not publish {gun}: run `notus init {gun}` first (or set --home)")
+    })
+}
+
+fn signers(ring: &mut Keyring, refs: &[String], dialect: Dialect) -> Result<Vec<Box<dyn Signer>>> {
+    refs.iter()
+        .map(|r| ring.signer(&KeyRef::parse(r)?, dialect))
+        .collect()
+}
+
+fn sign(unsigned: notus_tuf::UnsignedMetadata, signers: &[Box<dyn Signer>]) -> Result<Vec<u8>> {
+    let refs: Vec<&dyn Signer> = signers.iter().map(|s| s.as_ref()).collect();
+    Ok(unsigned.sign_with(&refs)?)
+}
+
+/// `notus init`: make (or take) the keys, build and sign root v1, remember the collection.
+pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
+    check_gun(&a.gun)?;
+    if a.format == Format::Notary {
+        bail!(
+            "--format notary is not supported by `notus init` yet; use `notary init` for Notary \
+             collections, or --format tuf"
+        );
+    }
+    let dialect = Dialect::Tuf;
+    if ctx.home.collection(&a.gun)?.is_some() {
+        bail!("{} is already initialised in this home", a.gun);
+    }
+    let server = ctx.server_for(None)?;
+    let remote = Remote::new(&server);
+    let mut ring = ctx.keyring();
+    let how = a.place.new_key()?;
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut specs = BTreeMap::new();
+
+    // Root: the given keys, or one new key.
+    let mut root_refs = a.root_keys.clone();
+    if root_refs.is_empty() {
+        root_refs.push(ring.generate(&how, "root", None)?.0.to_string());
+    }
+    if a.root_threshold == 0 || a.root_threshold as usize > root_refs.len() {
+        bail!(
+            "--root-threshold {} needs at least that many --root-key",
+            a.root_threshold
+        );
+    }
+    let root_signers = signers(&mut ring, &root_refs, dialect)?;
+    specs.insert(
+        RoleType::Root,
+        RoleSpec {
+            keys: root_signers
+                .iter()
+                .map(|s| key_from_public(dialect, s.public_key()))
+                .collect::<Result<_, _>>()?,
+            threshold: a.root_threshold,
+        },
+    );
+    keys.insert("root".into(), root_refs);
+
+    for (role, given) in [
+        (RoleType::Targets, a.targets_key.clone()),
+        (RoleType::Snapshot, a.snapshot_key.clone()),
+    ] {
+        if role == RoleType::Snapshot && a.server_snapshot {
+            let (key, _) = remote.server_key(&a.gun, "snapshot", dialect)?;
+            specs.insert(
+                role,
+                RoleSpec {
+                    keys: vec![key],
+                    threshold: 1,
+                },
+            );
+            continue;
+        }
+        let r = match given {
+            Some(r) => KeyRef::parse(&r)?,
+            None => ring.generate(&how, role.as_str(), Some(&a.gun))?.0,
+        };
+        let s = ring.signer(&r, dialect)?;
+        specs.insert(
+            role,
+            RoleSpec {
+                keys: vec![key_from_public(dialect, s.public_key())?],
+                threshold: 1,
+            },
+        );
+        keys.insert(role.as_str().into(), vec![r.to_string()]);
+    }
+    let (ts_key, _) = remote
+        .server_key(&a.gun, "timestamp", dialect)
+        .context("fetching the server's timestamp key")?;
+    specs.insert(
+        RoleType::Timestamp,
+        RoleSpec {
+            keys: vec![ts_key],
+            threshold: 1,
+        },
+    );
+
+    let root = editor::root(
+        dialect,
+        1,
+        now() + Duration::days(ROOT_LIFETIME_DAYS),
+        &specs,
+    )?;
+    let root_bytes = sign(root, &root_signers)?;
+    let pending = ctx.home.pending_root_path(&a.gun)?;
+    std::fs::create_dir_all(pending.parent().expect("has a parent"))?;
+    write_atomic(&pending, &root_bytes)?;
+    ctx.home.save_collection(&Collection {
+        gun: a.gun.clone(),
+        format: "tuf".into(),
+        server,
+        keys,
+    })?;
+    eprintln!("initialised {} (TUF 1.0); root v1 signed", a.gun);
+    if a.publish {
+        publish_with(ctx, &mut ring, &a.gun)?;
+    } else {
+        eprintln!("publish it with: notus publish {}", a.gun);
+    }
+    Ok(())
+}
+
+fn stage(ctx: &Context, gun: &str, change: Change) -> Result<()> {
+    known(ctx, gun)?;
+    let mut changes = ctx.home.changelist(gun)?;
+    changes.push(change);
+    ctx.home.save_changelist(gun, &changes)
+}
+
+fn check_role_name(role: &str) -> Result<()> {
+    if role.is_empty() || role.contains(char::is_control) {
+        bail!("{role:?} is not a role name");
+    }
+    Ok(())
+}
+
+/// `notus add`: hash a local file and stage it as a target.
+pub fn add(ctx: &Context, a: AddArgs) -> Result<()> {
+    check_role_name(&a.role)?;
+    let data = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let file = editor::target_file(Dialect::Tuf, &data, parse_custom(a.custom.as_deref())?);
+    stage(
+        ctx,
+        &a.gun,
+        Change::Add {
+            role: a.role,
+            path: a.target.clone(),
+            file,
+        },
+    )?;
+    eprintln!(
+        "staged {} ({} bytes); publish with: notus publish {}",
+        a.target,
+        data.len(),
+        a.gun
+    );
+    Ok(())
+}
+
+/// `notus addhash`: stage a target by its hashes and length.
+pub fn addhash(ctx: &Context, a: AddHashArgs) -> Result<()> {
+    check_role_name(&a.role)?;
+    let mut hashes = Hashes::new();
+    for (alg, v, len) in [("sha256", &a.sha256, 32), ("sha512", &a.sha512, 64)] {
+        if let Some(v) = v {
+            let bytes = hex::decode(v).with_context(|| format!("--{alg} must be hex"))?;
+            if bytes.len() != len {
+                bail!("--{alg} must be {len} bytes ({} hex digits)", len * 2);
+            }
+            hashes.insert(alg.into(), hex::encode(bytes));
+        }
+    }
+    if hashes.is_empty() {
+        bail!("give at least one of --sha256 and --sha512");
+    }
+    let file = TargetFile {
+        length: a.length,
+        hashes,
+        custom: parse_custom(a.custom.as_deref())?,
+        extra: Default::default(),
+    };
+    stage(
+        ctx,
+        &a.gun,
+        Change::Add {
+            role: a.role,
+            path: a.target.clone(),
+            file,
+        },
+    )?;
+    eprintln!("staged {}; publish with: notus publish {}", a.target, a.gun);
+    Ok(())
+}
+
+/// `notus remove`: stage the removal of a target.
+pub fn remove(ctx: &Context, gun: &str, target: &str, role: &str) -> Result<()> {
+    stage(
+        ctx,
+        gun,
+        Change::Remove {
+            role: role.to_owned(),
+            path: target.to_owned(),
+        },
+    )?;
+    eprintln!("staged removal of {target}; publish with: notus publish {gun}");
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Staged<'a> {
+    gun: &'a str,
+    unpublished_root: bool,
+    changes: &'a [Change],
+}
+
+/// `notus status`: what `publish` would send.
+pub fn status(ctx: &Context, gun: &str) -> Result<()> {
+    known(ctx, gun)?;
+    let changes = ctx.home.changelist(gun)?;
+    let pending = ctx.home.pending_root_path(gun)?.exists();
+    let s = Staged {
+        gun,
+        unpublished_root: pending,
+        changes: &changes,
+    };
+    ctx.emit(&s, || {
+        let mut out = String::new();
+        if pending {
+            out.push_str(&format!("{gun}: not yet published (root v1 is ready)\n"));
+        }
+        if changes.is_empty() {
+            out.push_str(&format!("No unpublished changes for {gun}\n"));
+        } else {
+            out.push_str(&format!("Unpublished changes for {gun}:\n\n"));
+            out.push_str(&format!("{:<8} {:<18} {}\n", "ACTION", "ROLE", "TARGET"));
+            for c in &changes {
+                let (op, role, path) = match c {
+                    Change::Add { role, path, .. } => ("add", role, path),
+                    Change::Remove { role, path } => ("remove", role, path),
+                };
+                out.push_str(&format!("{op:<8} {role:<18} {path}\n"));
+            }
+        }
+        out
+    })
+}
+
+/// `notus reset`: drop staged changes.
+pub fn reset(ctx: &Context, gun: &str) -> Result<()> {
+    known(ctx, gun)?;
+    ctx.home.save_changelist(gun, &[])?;
+    eprintln!("cleared the staged changes of {gun}");
+    Ok(())
+}
+
+/// `notus publish`: replay the staged changes on the latest verified state, sign and upload.
+pub fn publish(ctx: &Context, gun: &str) -> Result<()> {
+    publish_with(ctx, &mut ctx.keyring(), gun)
+}
+
+/// [`publish`] with the process's keyring (one PKCS#11 context per process).
+fn publish_with(ctx: &Context, ring: &mut Keyring, gun: &str) -> Result<()> {
+    let collection = known(ctx, gun)?;
+    let dialect = collection.dialect()?;
+    let server = ctx.server_for(Some(&collection))?;
+    let remote = Remote::new(&server);
+    let changes = ctx.home.changelist(gun)?;
+    if let Some(role) = changes.iter().map(Change::role).find(|r| *r != "targets") {
+        bail!("staged changes for the delegated role {role} cannot be published by this version");
+    }
+    let pending = ctx.home.pending_root_path(gun)?;
+    let metadata_dir = ctx.home.metadata_dir(gun)?;
+    let targets_signers = signers(ring, key_refs(&collection, "targets")?, dialect)?;
+    let snapshot_signers = match collection.keys.get("snapshot") {
+        Some(refs) => Some(signers(ring, refs, dialect)?),
+        None => None,
+    };
+    let expires = now() + Duration::days(TARGETS_LIFETIME_DAYS);
+
+    if pending.exists() {
+        // First publish: root v1, targets v1, snapshot v1 (unless the server signs snapshots).
+        let root = std::fs::read(&pending)?;
+        let mut targets_map = BTreeMap::new();
+        editor::apply("targets", &mut targets_map, &changes);
+        let targets = sign(
+            editor::targets(dialect, 1, expires, targets_map, None)?,
+            &targets_signers,
+        )?;
+        let mut files: Vec<(&str, &[u8])> = vec![("root", &root), ("targets", &targets)];
+        let snapshot;
+        if let Some(s) = &snapshot_signers {
+            let input = MetaInput {
+                role: "targets",
+                bytes: &targets,
+                version: 1,
+            };
+            snapshot = sign(editor::next_snapshot(dialect, None, expires, &[input])?, s)?;
+            files.push(("snapshot", &snapshot));
+        }
+        remote.publish(gun, &files)?;
+        std::fs::create_dir_all(&metadata_dir)?;
+        write_atomic(&metadata_dir.join("root.json"), &root)?;
+        std::fs::remove_file(&pending)?;
+    } else {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let http = Http::new(std::time::Duration::from_secs(60));
+            let mut up = Updater::new(
+                &metadata_dir,
+                &remote.metadata_url(gun),
+                &http,
+                now(),
+                Limits::default(),
+            )?;
+            up.refresh()
+                .context("bringing the trusted state up to date before publishing")?;
+            let trusted = up.trusted();
+            let current = &trusted
+                .targets("targets")
+                .expect("refresh loads targets")
+                .value;
+            let mut targets_map = current.targets.clone();
+            if !editor::apply("targets", &mut targets_map, &changes) && attempt == 1 {
+                eprintln!("nothing to publish for {gun}: the repository already has these changes");
+                ctx.home.save_changelist(gun, &[])?;
+                return Ok(());
+            }
+            let version = current.version + 1;
+            let targets = sign(
+                editor::targets(
+                    dialect,
+                    version,
+                    expires,
+                    targets_map,
+                    current.delegations.clone(),
+                )?,
+                &targets_signers,
+            )?;
+            let mut files: Vec<(&str, &[u8])> = vec![("targets", &targets)];
+            let snapshot;
+            if let Some(s) = &snapshot_signers {
+                let input = MetaInput {
+                    role: "targets",
+                    bytes: &targets,
+                    version,
+                };
+                let prev = trusted.snapshot().map(|s| &s.value);
+                snapshot = sign(editor::next_snapshot(dialect, prev, expires, &[input])?, s)?;
+                files.push(("snapshot", &snapshot));
+            }
+            match remote.publish(gun, &files) {
+                Ok(()) => break,
+                Err(e)
+                    if attempt < PUBLISH_ATTEMPTS
+                        && e.downcast_ref::<Refused>()
+                            .is_some_and(|r| r.code == "VERSION") =>
+                {
+                    eprintln!("another publish landed first; rebasing on it (attempt {attempt})");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    ctx.home.save_changelist(gun, &[])?;
+    // Read back what the server now serves, through the client workflow: the publisher's cache
+    // is then current, and a server that mangled the upload is caught here.
+    let http = Http::new(std::time::Duration::from_secs(60));
+    Updater::new(
+        &metadata_dir,
+        &remote.metadata_url(gun),
+        &http,
+        now(),
+        Limits::default(),
+    )?
+    .refresh()
+    .context("the published metadata did not verify when read back")?;
+    eprintln!("published {gun}");
+    Ok(())
+}
+
+fn key_refs<'c>(c: &'c Collection, role: &str) -> Result<&'c [String]> {
+    c.keys
+        .get(role)
+        .map(Vec::as_slice)
+        .ok_or_else(|| anyhow!("this home holds no {role} key for {}", c.gun))
+}

@@ -1,0 +1,206 @@
+//! Where private keys live, behind one interface. A key is named by a [`KeyRef`] string that
+//! says which store holds it, so a collection can keep its root on a YubiKey, its targets key in
+//! an encrypted file and a CI pipeline's delegation key in AWS KMS:
+//!
+//! * `file:<fingerprint>` — an encrypted PKCS#8 file in `<home>/private/` ([`file`]);
+//! * `pkcs11:token=<label>;object=<label>[;id=<hex>]` — a key on a PKCS#11 token, RFC 7512 URI
+//!   style ([`pkcs11`]).
+//!
+//! Every store hands out the engine's [`notus_tuf::Signer`]; the private key never leaves it.
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use anyhow::{Result, bail};
+use notus_tuf::keys::PublicKey;
+use notus_tuf::signers::EcdsaP256Signer;
+use notus_tuf::{Dialect, Signer};
+use sha2::{Digest, Sha256};
+
+pub mod file;
+pub mod pkcs11;
+pub mod secret;
+
+/// A reference to one private key in one store.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyRef {
+    /// An encrypted key file, by fingerprint.
+    File {
+        /// [`fingerprint`] of the public key.
+        fingerprint: String,
+    },
+    /// A key on a PKCS#11 token.
+    Pkcs11(pkcs11::Pkcs11Ref),
+}
+
+impl KeyRef {
+    /// Parse `file:…` or `pkcs11:…`.
+    pub fn parse(s: &str) -> Result<KeyRef> {
+        if let Some(fp) = s.strip_prefix("file:") {
+            if fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("{s:?}: a file key reference is file:<64 hex digits>");
+            }
+            return Ok(KeyRef::File {
+                fingerprint: fp.to_ascii_lowercase(),
+            });
+        }
+        if s.starts_with("pkcs11:") {
+            return Ok(KeyRef::Pkcs11(pkcs11::Pkcs11Ref::parse(s)?));
+        }
+        bail!(
+            "{s:?} is not a key reference (expected file:<fingerprint> or pkcs11:token=…;object=…)"
+        )
+    }
+}
+
+impl fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyRef::File { fingerprint } => write!(f, "file:{fingerprint}"),
+            KeyRef::Pkcs11(r) => r.fmt(f),
+        }
+    }
+}
+
+/// The dialect-neutral name of a public key: sha256 of its SubjectPublicKeyInfo DER, in hex.
+/// (TUF and Notary key IDs are derived from the dialect's JSON form and differ for one key.)
+pub fn fingerprint(public: &PublicKey) -> Result<String> {
+    Ok(hex::encode(Sha256::digest(spki_der(public)?)))
+}
+
+/// SubjectPublicKeyInfo DER of a public key.
+pub fn spki_der(public: &PublicKey) -> Result<Vec<u8>> {
+    use p256::pkcs8::EncodePublicKey as _;
+    match public {
+        PublicKey::EcdsaP256(vk) => Ok(vk.to_public_key_der()?.into_vec()),
+        other => bail!("unsupported key type for a Notus key store: {other:?}"),
+    }
+}
+
+/// Where a new key is made.
+#[derive(Debug, Clone)]
+pub enum NewKey {
+    /// An encrypted key file.
+    File,
+    /// On the PKCS#11 token with this label, under this object label and CKA_ID.
+    Pkcs11 {
+        /// Token label.
+        token: String,
+        /// Object label (default: `notus-<role>`).
+        object: Option<String>,
+        /// CKA_ID (default 0x02: YubiKey PIV slot 9c).
+        id: Vec<u8>,
+    },
+}
+
+/// Every key store of one process: the key files of a Notus home and the PKCS#11 module (loaded
+/// once, on first use; tokens opened once each).
+pub struct Keyring {
+    files: file::FileStore,
+    module_path: PathBuf,
+    module: Option<Rc<pkcs11::Module>>,
+    tokens: BTreeMap<String, Rc<pkcs11::Token>>,
+    /// Key files decrypted (or made) by this process, so each passphrase is asked for and each
+    /// scrypt derivation paid once per command.
+    unlocked: BTreeMap<String, p256::ecdsa::SigningKey>,
+}
+
+impl Keyring {
+    /// The stores of `home`, with `module` as the PKCS#11 module.
+    pub fn new(home: &Path, module: PathBuf) -> Self {
+        Keyring {
+            files: file::FileStore::new(home),
+            module_path: module,
+            module: None,
+            tokens: BTreeMap::new(),
+            unlocked: BTreeMap::new(),
+        }
+    }
+
+    /// The key files.
+    pub fn files(&self) -> &file::FileStore {
+        &self.files
+    }
+
+    fn token(&mut self, label: &str) -> Result<Rc<pkcs11::Token>> {
+        if let Some(t) = self.tokens.get(label) {
+            return Ok(Rc::clone(t));
+        }
+        let module = match &self.module {
+            Some(m) => Rc::clone(m),
+            None => {
+                let m = pkcs11::Module::load(&self.module_path)?;
+                self.module = Some(Rc::clone(&m));
+                m
+            }
+        };
+        let t = module.open_token(label)?;
+        self.tokens.insert(label.to_owned(), Rc::clone(&t));
+        Ok(t)
+    }
+
+    /// Make a new P-256 key for `role` (of collection `gun`, for file keys' headers).
+    pub fn generate(
+        &mut self,
+        how: &NewKey,
+        role: &str,
+        gun: Option<&str>,
+    ) -> Result<(KeyRef, PublicKey)> {
+        match how {
+            NewKey::File => {
+                let (r, public, sk) = self.files.generate(role, gun)?;
+                self.unlocked.insert(fingerprint(&public)?, sk);
+                Ok((r, public))
+            }
+            NewKey::Pkcs11 { token, object, id } => {
+                let object = object
+                    .clone()
+                    .unwrap_or_else(|| format!("notus-{}", role.replace('/', "-")));
+                let (r, public) = self.token(token)?.generate(&object, id)?;
+                Ok((KeyRef::Pkcs11(r), public))
+            }
+        }
+    }
+
+    /// A signer for `r`, presenting the key as `dialect` writes it.
+    pub fn signer(&mut self, r: &KeyRef, dialect: Dialect) -> Result<Box<dyn Signer>> {
+        Ok(match r {
+            KeyRef::File { fingerprint } => {
+                let sk = match self.unlocked.get(fingerprint) {
+                    Some(sk) => sk.clone(),
+                    None => {
+                        let sk = self.files.load(fingerprint)?;
+                        self.unlocked.insert(fingerprint.clone(), sk.clone());
+                        sk
+                    }
+                };
+                Box::new(EcdsaP256Signer::from_secret(&sk.to_bytes(), dialect)?)
+            }
+            KeyRef::Pkcs11(p) => Box::new(self.token(&p.token)?.signer(p, dialect)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_refs_round_trip_and_bad_ones_are_refused() {
+        let fp = "ab".repeat(32);
+        let r = KeyRef::parse(&format!("file:{fp}")).unwrap();
+        assert_eq!(r.to_string(), format!("file:{fp}"));
+        let p = KeyRef::parse("pkcs11:token=YubiKey%20PIV;object=root;id=%02").unwrap();
+        assert_eq!(
+            p.to_string(),
+            "pkcs11:token=YubiKey%20PIV;object=root;id=%02"
+        );
+        assert!(KeyRef::parse("file:xyz").is_err());
+        assert!(KeyRef::parse("aws:foo").is_err());
+        assert!(
+            KeyRef::parse("pkcs11:object=root").is_err(),
+            "token is required"
+        );
+    }
+}

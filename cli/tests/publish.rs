@@ -1,0 +1,462 @@
+//! The `notus` publisher and consumer commands against the real Notus service (embedded
+//! adapters, served over HTTP on 127.0.0.1 in this process): init, stage, publish, rebase on
+//! another publisher's work, and read back from an empty home with a pinned root or TOFU; keys in
+//! encrypted files and on a SoftHSM2 token; refusals change nothing.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use notus_service::ops::Config;
+use notus_service::serve::serve;
+use notus_service::settings::embedded_service;
+
+const PASS: &str = "correct horse battery";
+
+/// The service on a free loopback port, stopped when dropped.
+struct Server {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let svc = embedded_service(data.path(), Config::default()).unwrap();
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", std_listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+                serve(listener, svc, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        Server {
+            url,
+            stop: Some(tx),
+            thread: Some(thread),
+            _data: data,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One user's `notus` with its own home.
+struct User {
+    home: PathBuf,
+    server: String,
+    env: Vec<(String, String)>,
+}
+
+struct Run {
+    ok: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            ok: o.status.success(),
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl User {
+    fn new(dir: &Path, name: &str, server: &Server) -> User {
+        User {
+            home: dir.join(name),
+            server: server.url.clone(),
+            env: vec![("NOTUS_PASSPHRASE".into(), PASS.into())],
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_notus"));
+        c.arg("--home")
+            .arg(&self.home)
+            .args(["--server", &self.server])
+            .args(args)
+            .env_remove("NOTUS_HOME")
+            .env_remove("NOTUS_SERVER");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.output().expect("run notus").into()
+    }
+
+    fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(r.ok, "notus {args:?} failed:\n{}{}", r.stdout, r.stderr);
+        r
+    }
+
+    fn fails(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code,
+            Some(1),
+            "notus {args:?} should fail:\n{}{}",
+            r.stdout,
+            r.stderr
+        );
+        r
+    }
+
+    fn root_file(&self, gun: &str) -> PathBuf {
+        self.home.join("tuf").join(gun).join("metadata/root.json")
+    }
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+fn names(list_json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(list_json).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn publish_then_read_from_an_empty_home() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/app";
+    alice.ok(&["init", gun, "--publish"]);
+    let app = write(dir.path(), "app.tar.gz", b"release one");
+    alice.ok(&[
+        "add",
+        gun,
+        "v1/app.tar.gz",
+        app.to_str().unwrap(),
+        "--custom",
+        r#"{"a":1}"#,
+    ]);
+    let st = alice.ok(&["status", gun]);
+    assert!(
+        st.stdout
+            .contains("add      targets            v1/app.tar.gz"),
+        "{}",
+        st.stdout
+    );
+    alice.ok(&["publish", gun]);
+    assert!(
+        alice
+            .ok(&["status", gun])
+            .stdout
+            .contains("No unpublished changes")
+    );
+
+    // Key files are private and nothing secret is printed.
+    for e in std::fs::read_dir(alice.home.join("private")).unwrap() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let m = e.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(m & 0o777, 0o600);
+    }
+
+    // A consumer with an empty home: refused without a pin, fine with the publisher's root.
+    let bob = User::new(dir.path(), "bob", &server);
+    let r = bob.fails(&["list", gun]);
+    assert!(r.stderr.contains("--root FILE"), "{}", r.stderr);
+    let root = alice.root_file(gun);
+    let r = bob.ok(&[
+        "list",
+        gun,
+        "--root",
+        root.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(names(&r.stdout), ["v1/app.tar.gz"]);
+    let r = bob.ok(&["lookup", gun, "v1/app.tar.gz"]);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"release one"));
+    assert_eq!(r.stdout, format!("v1/app.tar.gz sha256:{sha} 11\n"));
+    bob.ok(&["verify", gun, "v1/app.tar.gz", app.to_str().unwrap()]);
+    let evil = write(dir.path(), "evil", b"release 0ne");
+    let r = bob.fails(&["verify", gun, "v1/app.tar.gz", evil.to_str().unwrap()]);
+    assert!(r.stderr.contains("does NOT match"), "{}", r.stderr);
+    let r = bob.fails(&["lookup", gun, "v2/none"]);
+    assert!(r.stderr.contains("not a trusted target"), "{}", r.stderr);
+
+    // TOFU only when asked, and a key-ID pin that does not match is refused.
+    let carol = User::new(dir.path(), "carol", &server);
+    let r = carol.fails(&["list", gun, "--tofu", "--root-keyid", &"0".repeat(64)]);
+    assert!(r.stderr.contains("refusing to trust"), "{}", r.stderr);
+    assert!(!carol.root_file(gun).exists());
+    carol.ok(&["list", gun, "--tofu"]);
+    assert_eq!(
+        std::fs::read(carol.root_file(gun)).unwrap(),
+        std::fs::read(&root).unwrap()
+    );
+}
+
+#[test]
+fn publish_rebases_on_another_publishers_work() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/shared";
+    alice.ok(&["init", gun, "--publish"]);
+    // A second machine of the same team: a copy of the home (same keys), then it goes stale.
+    let twin = User::new(dir.path(), "twin", &server);
+    copy_dir(&alice.home, &twin.home);
+    let a = write(dir.path(), "a", b"from alice");
+    alice.ok(&["add", gun, "a", a.to_str().unwrap()]);
+    alice.ok(&["publish", gun]);
+    let b = write(dir.path(), "b", b"from twin");
+    twin.ok(&["add", gun, "b", b.to_str().unwrap()]);
+    twin.ok(&["remove", gun, "never-there"]);
+    twin.ok(&["publish", gun]);
+    let r = alice.ok(&["list", gun, "-o", "json"]);
+    assert_eq!(
+        names(&r.stdout),
+        ["a", "b"],
+        "the twin's publish kept alice's target"
+    );
+}
+
+#[test]
+fn bad_input_stages_nothing_and_a_stranger_cannot_take_over() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/guarded";
+    alice.ok(&["init", gun, "--publish"]);
+    let r = alice.fails(&["addhash", gun, "x", "3", "--sha256", "abcd"]);
+    assert!(r.stderr.contains("32 bytes"), "{}", r.stderr);
+    let r = alice.fails(&["add", gun, "x", "/nonexistent/file"]);
+    assert!(r.stderr.contains("reading"), "{}", r.stderr);
+    alice.fails(&["add", gun, "x", "/etc/hostname", "--custom", "{not json"]);
+    assert!(
+        alice
+            .ok(&["status", gun])
+            .stdout
+            .contains("No unpublished changes")
+    );
+    alice.ok(&["addhash", gun, "x", "3", "--sha256", &"ab".repeat(32)]);
+    alice.ok(&["reset", gun]);
+    assert!(
+        alice
+            .ok(&["status", gun])
+            .stdout
+            .contains("No unpublished changes")
+    );
+    let r = alice.fails(&["init", gun]);
+    assert!(r.stderr.contains("already initialised"), "{}", r.stderr);
+    let r = alice.fails(&["init", "../escape"]);
+    assert!(
+        r.stderr.contains("not a valid collection name"),
+        "{}",
+        r.stderr
+    );
+
+    // Mallory has her own keys and tries to publish a new root for alice's collection.
+    let mallory = User::new(dir.path(), "mallory", &server);
+    let r = mallory.fails(&["init", gun, "--publish"]);
+    assert!(r.stderr.contains("refused the upload"), "{}", r.stderr);
+    let r = alice.ok(&["list", gun, "-o", "json"]);
+    assert_eq!(names(&r.stdout), Vec::<String>::new());
+    // A wrong passphrase cannot sign, and publishes nothing.
+    let file = write(dir.path(), "f", b"data");
+    alice.ok(&["add", gun, "f", file.to_str().unwrap()]);
+    let mut wrong = User::new(dir.path(), "alice", &server);
+    wrong.env = vec![("NOTUS_PASSPHRASE".into(), "wrong".into())];
+    let r = wrong.fails(&["publish", gun]);
+    assert!(r.stderr.contains("wrong passphrase"), "{}", r.stderr);
+    assert!(!r.stderr.contains("PRIVATE KEY") && !r.stdout.contains("PRIVATE KEY"));
+    let bob = User::new(dir.path(), "bob", &server);
+    let root = alice.root_file(gun);
+    let r = bob.ok(&["list", gun, "--root", root.to_str().unwrap(), "-o", "json"]);
+    assert!(names(&r.stdout).is_empty());
+}
+
+#[test]
+fn notary_trust_dir_keys_import_and_sign() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut alice = User::new(dir.path(), "alice", &server);
+    // A throwaway targets key written by notary 0.7 (PBES2, PBKDF2-HMAC-SHA1, AES-256-CBC;
+    // passphrase "targetspass"), from the Notary reference vectors.
+    let targets_key =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/notary-targets.key");
+    // Wrong Notary passphrase: a clear refusal, no key file written.
+    alice
+        .env
+        .push(("NOTARY_TARGETS_PASSPHRASE".into(), "nope".into()));
+    let r = alice.fails(&["key", "import", targets_key.to_str().unwrap()]);
+    assert!(r.stderr.contains("could not decrypt"), "{}", r.stderr);
+    assert!(
+        !alice.home.join("private").exists()
+            || std::fs::read_dir(alice.home.join("private"))
+                .unwrap()
+                .count()
+                == 0
+    );
+    alice.env.retain(|(k, _)| k != "NOTARY_TARGETS_PASSPHRASE");
+    alice
+        .env
+        .push(("NOTARY_TARGETS_PASSPHRASE".into(), "targetspass".into()));
+    let r = alice.ok(&["key", "import", targets_key.to_str().unwrap(), "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let reference = v[0]["reference"].as_str().unwrap().to_owned();
+    assert_eq!(v[0]["role"], "targets");
+    // Re-encrypted with scrypt, under the Notus passphrase.
+    let fp = reference.strip_prefix("file:").unwrap();
+    let text = std::fs::read_to_string(alice.home.join(format!("private/{fp}.key"))).unwrap();
+    assert!(text.contains("gun: example.com/vectors") && text.contains("role: targets"));
+    let listed = alice.ok(&["key", "list"]).stdout;
+    assert!(listed.contains(&reference), "{listed}");
+    let gun = "example.com/imported";
+    alice.ok(&["init", gun, "--targets-key", &reference, "--publish"]);
+    let f = write(dir.path(), "f", b"signed by an imported key");
+    alice.ok(&["add", gun, "f", f.to_str().unwrap()]);
+    alice.ok(&["publish", gun]);
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(alice.root_file(gun)).unwrap()).unwrap();
+    let targets_ids = &root["signed"]["roles"]["targets"]["keyids"];
+    let key = &root["signed"]["keys"][targets_ids[0].as_str().unwrap()];
+    assert_eq!(key["keytype"], "ecdsa");
+}
+
+fn softhsm(dir: &Path) -> Option<Vec<(String, String)>> {
+    let module = Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    if !module.exists() {
+        if std::env::var("NOTUS_REQUIRE_INTEROP").as_deref() == Ok("1") {
+            panic!("SoftHSM2 is not installed (apt-get install softhsm2)");
+        }
+        eprintln!("SKIPPED: SoftHSM2 not installed");
+        return None;
+    }
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = write(
+        dir,
+        "softhsm2.conf",
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+            tokens.display()
+        )
+        .as_bytes(),
+    );
+    let st = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "notus-test",
+            "--pin",
+            "123456",
+            "--so-pin",
+            "12345678",
+        ])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    Some(vec![
+        ("SOFTHSM2_CONF".into(), conf.display().to_string()),
+        ("NOTUS_PKCS11_MODULE".into(), module.display().to_string()),
+        ("NOTUS_PKCS11_PIN".into(), "123456".into()),
+    ])
+}
+
+#[test]
+fn keys_on_a_pkcs11_token_sign_root_targets_and_snapshot() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(hsm) = softhsm(dir.path()) else {
+        return;
+    };
+    let mut alice = User::new(dir.path(), "alice", &server);
+    // No passphrase anywhere: every key is on the token.
+    alice.env = hsm.clone();
+    let gun = "example.com/token";
+    alice.ok(&["init", gun, "--pkcs11-token", "notus-test", "--publish"]);
+    let coll: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(alice.home.join("tuf").join(gun).join("collection.json")).unwrap(),
+    )
+    .unwrap();
+    for role in ["root", "targets", "snapshot"] {
+        assert!(
+            coll["keys"][role][0]
+                .as_str()
+                .unwrap()
+                .starts_with("pkcs11:token=notus-test;"),
+            "{coll}"
+        );
+    }
+    assert!(
+        !alice.home.join("private").exists(),
+        "no key file was written"
+    );
+    let f = write(dir.path(), "f", b"signed on the token");
+    alice.ok(&["add", gun, "f", f.to_str().unwrap()]);
+    // A wrong PIN is an error and publishes nothing.
+    let mut wrong = User::new(dir.path(), "alice", &server);
+    wrong.env = hsm.clone();
+    wrong.env.retain(|(k, _)| k != "NOTUS_PKCS11_PIN");
+    wrong.env.push(("NOTUS_PKCS11_PIN".into(), "000000".into()));
+    let r = wrong.fails(&["publish", gun]);
+    assert!(r.stderr.contains("refused the PIN"), "{}", r.stderr);
+    assert!(!r.stderr.contains("000000"), "the PIN is never echoed");
+    alice.ok(&["publish", gun]);
+    let bob = User::new(dir.path(), "bob", &server);
+    let root = alice.root_file(gun);
+    bob.ok(&[
+        "verify",
+        gun,
+        "f",
+        f.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}

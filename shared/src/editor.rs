@@ -1,0 +1,267 @@
+//! The publisher's side: building root and targets metadata from keys and staged changes, and
+//! the next snapshot from the trusted one. Pure: the CLI supplies the current trusted state (as
+//! the client state machine verified it), the keys and the clock reading; it gets back
+//! [`UnsignedMetadata`] to sign.
+//!
+//! Staged changes are kept apart from metadata (Notary's changelist) so they can be replayed on
+//! top of whatever the repository holds at publish time: publishing rebases, it never overwrites
+//! another publisher's work.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::build::{self, MetaInput, SPEC_VERSION, UnsignedMetadata};
+use crate::keys::key_id;
+use crate::metadata::{Delegations, Key, MetaFile, RoleKeys, Root, Snapshot, TargetFile, Targets};
+use crate::{DecodeError, Dialect, RoleType};
+
+/// Who signs one top-level role.
+#[derive(Debug, Clone)]
+pub struct RoleSpec {
+    /// The role's keys, as metadata lists them.
+    pub keys: Vec<Key>,
+    /// Signatures required.
+    pub threshold: u64,
+}
+
+/// A root listing `roles` (every top-level role must be present).
+pub fn root(
+    dialect: Dialect,
+    version: u64,
+    expires: DateTime<Utc>,
+    roles: &BTreeMap<RoleType, RoleSpec>,
+) -> Result<UnsignedMetadata, DecodeError> {
+    let mut keys = BTreeMap::new();
+    let mut role_map = BTreeMap::new();
+    for (role, spec) in roles {
+        let mut ids = Vec::new();
+        for k in &spec.keys {
+            let id = key_id(dialect, k);
+            keys.insert(id.clone(), k.clone());
+            ids.push(id);
+        }
+        role_map.insert(
+            role.as_str().to_owned(),
+            RoleKeys {
+                keyids: Some(ids),
+                threshold: spec.threshold,
+                extra: Default::default(),
+            },
+        );
+    }
+    let r = Root {
+        type_name: dialect.type_name(RoleType::Root).to_owned(),
+        spec_version: (dialect == Dialect::Tuf).then(|| SPEC_VERSION.to_owned()),
+        // TUF collections are served under versioned names; Notary's root always says false.
+        consistent_snapshot: Some(dialect == Dialect::Tuf),
+        expires: build::expires_string(dialect, expires),
+        keys,
+        roles: role_map,
+        version,
+        extra: Default::default(),
+    };
+    UnsignedMetadata::new(dialect, serde_json::to_value(r)?)
+}
+
+/// A targets role with `targets` and `delegations`.
+pub fn targets(
+    dialect: Dialect,
+    version: u64,
+    expires: DateTime<Utc>,
+    targets: BTreeMap<String, TargetFile>,
+    delegations: Option<Delegations>,
+) -> Result<UnsignedMetadata, DecodeError> {
+    let t = Targets {
+        type_name: dialect.type_name(RoleType::Targets).to_owned(),
+        spec_version: (dialect == Dialect::Tuf).then(|| SPEC_VERSION.to_owned()),
+        expires: build::expires_string(dialect, expires),
+        version,
+        targets,
+        delegations,
+        extra: Default::default(),
+    };
+    UnsignedMetadata::new(dialect, serde_json::to_value(t)?)
+}
+
+/// One staged change to a targets role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Change {
+    /// Add or replace a target.
+    Add {
+        /// The role that lists it (`targets` or a delegated role).
+        role: String,
+        /// Target path.
+        path: String,
+        /// Length, hashes, custom data.
+        file: TargetFile,
+    },
+    /// Remove a target (a no-op if absent, as in Notary).
+    Remove {
+        /// The role that lists it.
+        role: String,
+        /// Target path.
+        path: String,
+    },
+}
+
+impl Change {
+    /// The role the change applies to.
+    pub fn role(&self) -> &str {
+        match self {
+            Change::Add { role, .. } | Change::Remove { role, .. } => role,
+        }
+    }
+}
+
+/// Apply `changes` to `role`'s target map in order; returns whether the map differs afterwards.
+pub fn apply(role: &str, targets: &mut BTreeMap<String, TargetFile>, changes: &[Change]) -> bool {
+    let before = targets.clone();
+    for c in changes.iter().filter(|c| c.role() == role) {
+        match c {
+            Change::Add { path, file, .. } => {
+                targets.insert(path.clone(), file.clone());
+            }
+            Change::Remove { path, .. } => {
+                targets.remove(path);
+            }
+        }
+    }
+    *targets != before
+}
+
+/// A target record for `data` (sha256 and sha512, as Notary's client writes), with optional
+/// custom data.
+pub fn target_file(dialect: Dialect, data: &[u8], custom: Option<Value>) -> TargetFile {
+    let (hashes, length) = crate::metadata::describe(dialect, data);
+    TargetFile {
+        length,
+        hashes,
+        custom,
+        extra: Default::default(),
+    }
+}
+
+/// The snapshot after publishing `changed` files: the trusted snapshot's records (if any), with
+/// the changed roles' records replaced.
+pub fn next_snapshot(
+    dialect: Dialect,
+    previous: Option<&Snapshot>,
+    expires: DateTime<Utc>,
+    changed: &[MetaInput<'_>],
+) -> Result<UnsignedMetadata, DecodeError> {
+    let mut meta: BTreeMap<String, MetaFile> = previous.map(|s| s.meta.clone()).unwrap_or_default();
+    meta.extend(build::meta_records(dialect, changed));
+    let version = previous.map_or(1, |s| s.version + 1);
+    build::build_snapshot_with_meta(dialect, version, expires, &meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::Signer as _;
+    use crate::client::TrustedMetadataSet;
+    use crate::keys::key_from_public;
+    use crate::signers::EcdsaP256Signer;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn built_root_verifies_as_a_trusted_root() {
+        let signer = EcdsaP256Signer::from_secret(&[7u8; 32], Dialect::Tuf).unwrap();
+        let key = key_from_public(Dialect::Tuf, signer.public_key()).unwrap();
+        let spec = RoleSpec {
+            keys: vec![key],
+            threshold: 1,
+        };
+        let roles = [
+            RoleType::Root,
+            RoleType::Targets,
+            RoleType::Snapshot,
+            RoleType::Timestamp,
+        ]
+        .into_iter()
+        .map(|r| (r, spec.clone()))
+        .collect();
+        let bytes = root(Dialect::Tuf, 1, t("2030-01-01T00:00:00Z"), &roles)
+            .unwrap()
+            .sign_with(&[&signer])
+            .unwrap();
+        let set = TrustedMetadataSet::new(&bytes, t("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(set.root().value.roles["root"].keyids(), [signer.key_id()]);
+        assert_eq!(set.root().value.consistent_snapshot, Some(true));
+    }
+
+    #[test]
+    fn changes_apply_in_order_to_their_role_only() {
+        let f1 = target_file(Dialect::Tuf, b"one", None);
+        let f2 = target_file(Dialect::Tuf, b"two", None);
+        let changes = vec![
+            Change::Add {
+                role: "targets".into(),
+                path: "a".into(),
+                file: f1.clone(),
+            },
+            Change::Add {
+                role: "targets/x".into(),
+                path: "b".into(),
+                file: f2.clone(),
+            },
+            Change::Add {
+                role: "targets".into(),
+                path: "a".into(),
+                file: f2.clone(),
+            },
+            Change::Remove {
+                role: "targets".into(),
+                path: "gone".into(),
+            },
+        ];
+        let mut m = BTreeMap::new();
+        assert!(apply("targets", &mut m, &changes));
+        assert_eq!(m.len(), 1);
+        assert_eq!(m["a"], f2, "the later change wins");
+        // Re-applying the same changes to the result changes nothing (rebase is idempotent).
+        assert!(!apply("targets", &mut m, &changes));
+    }
+
+    #[test]
+    fn next_snapshot_keeps_other_roles_and_bumps_the_version() {
+        let prev = Snapshot {
+            type_name: "snapshot".into(),
+            spec_version: None,
+            expires: "2030-01-01T00:00:00Z".into(),
+            version: 4,
+            meta: [(
+                "role1.json".to_owned(),
+                MetaFile {
+                    version: Some(3),
+                    length: None,
+                    hashes: None,
+                    extra: Default::default(),
+                },
+            )]
+            .into(),
+            extra: Default::default(),
+        };
+        let u = next_snapshot(
+            Dialect::Tuf,
+            Some(&prev),
+            t("2030-01-01T00:00:00Z"),
+            &[MetaInput {
+                role: "targets",
+                bytes: b"x",
+                version: 9,
+            }],
+        )
+        .unwrap();
+        let s: Snapshot = serde_json::from_value(u.signed().clone()).unwrap();
+        assert_eq!(s.version, 5);
+        assert_eq!(s.meta["role1.json"].version, Some(3));
+        assert_eq!(s.meta["targets.json"].version, Some(9));
+    }
+}
