@@ -14,7 +14,7 @@ mod transport;
 mod tuf_client;
 mod updater;
 
-use commands::{Context as Ctx, Output, consumer, key, publisher};
+use commands::{Context as Ctx, Output, consumer, delegation, key, publisher};
 
 /// Publish and verify trusted collections (TUF 1.0 and Notary 0.7) with keys in files, on
 /// YubiKeys (PKCS#11) or in AWS KMS.
@@ -126,6 +126,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Manage delegations (who may sign which targets).
+    #[command(subcommand)]
+    Delegation(delegation::DelegationCommand),
     /// Verify that a root metadata file is signed by a threshold of its own root keys and print
     /// its dialect, version and expiry.
     ///
@@ -183,6 +186,7 @@ fn run(cli: Cli) -> Result<()> {
                     trust,
                 } => consumer::verify(&ctx, &gun, &target, file.as_deref(), &trust),
                 Command::Key(k) => key::run(&ctx, k),
+                Command::Delegation(d) => delegation::run(&ctx, d),
                 Command::InspectRoot { .. } | Command::TufClient(_) => unreachable!(),
             }
         }

@@ -316,6 +316,14 @@ impl<'t, T: Transport> Updater<'t, T> {
             if !visited.insert(role.clone()) {
                 continue;
             }
+            let listed = self
+                .set
+                .snapshot()
+                .is_some_and(|s| s.value.meta.contains_key(&format!("{role}.json")));
+            if role != "targets" && !listed {
+                // Delegated, but its publisher has not published it yet: it lists nothing.
+                continue;
+            }
             if let Err(e) = self.load_targets(&role, &delegator) {
                 if role == "targets" {
                     return Err(e);

@@ -460,3 +460,108 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Put `data` where a TUF client with consistent snapshots fetches target `name`:
+/// `<dir>/<sha256>.<basename>`.
+fn place_target(dir: &Path, name: &str, data: &[u8]) {
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data));
+    let (parent, base) = name.rsplit_once('/').unwrap_or(("", name));
+    let d = dir.join(parent);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join(format!("{sha}.{base}")), data).unwrap();
+}
+
+#[test]
+fn python_tuf_ngclient_reads_what_notus_publishes() {
+    let Some(python) = notus_e2e::python() else {
+        return;
+    };
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/pytuf";
+    alice.ok(&["init", gun, "--publish"]);
+    let key = alice.ok(&["key", "generate", "--role", "releases", "-o", "json"]);
+    let key: serde_json::Value = serde_json::from_str(&key.stdout).unwrap();
+    let key = key["reference"].as_str().unwrap();
+    alice.ok(&[
+        "delegation",
+        "add",
+        gun,
+        "releases",
+        "--key",
+        key,
+        "--paths",
+        "releases/*",
+    ]);
+    let top = write(dir.path(), "top", b"top-level target");
+    let rel = write(dir.path(), "rel", b"a release, signed by the delegate");
+    alice.ok(&["add", gun, "top.txt", top.to_str().unwrap()]);
+    alice.ok(&[
+        "add",
+        gun,
+        "releases/v1.tar",
+        rel.to_str().unwrap(),
+        "--role",
+        "releases",
+    ]);
+    alice.ok(&["publish", gun]);
+    let targets = dir.path().join("static");
+    place_target(&targets, "top.txt", b"top-level target");
+    place_target(
+        &targets,
+        "releases/v1.tar",
+        b"a release, signed by the delegate",
+    );
+
+    let state = dir.path().join("pystate");
+    std::fs::create_dir_all(&state).unwrap();
+    let metadata_url = format!("{}/v2/{gun}/_trust/tuf/", server.url);
+    let root = alice.root_file(gun);
+    let run = |mode: &str, names: &[&str]| -> serde_json::Value {
+        let out = Command::new(&python)
+            .arg(notus_e2e::python_dir().join("ngclient_reads_notus.py"))
+            .args([
+                &metadata_url,
+                root.to_str().unwrap(),
+                targets.to_str().unwrap(),
+            ])
+            .arg(&state)
+            .arg(mode)
+            .args(names)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python-tuf {mode} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = run("download", &["top.txt", "releases/v1.tar", "missing"]);
+    assert_eq!(first["downloads"]["top.txt"], "top-level target");
+    assert_eq!(
+        first["downloads"]["releases/v1.tar"],
+        "a release, signed by the delegate"
+    );
+    assert_eq!(first["downloads"]["missing"], serde_json::Value::Null);
+
+    // A new version moves the timestamp on; then the attacks.
+    let top2 = write(dir.path(), "top2", b"top-level target, v2");
+    alice.ok(&["add", gun, "top.txt", top2.to_str().unwrap()]);
+    alice.ok(&["publish", gun]);
+    place_target(&targets, "top.txt", b"top-level target, v2");
+    let attacks = run("attacks", &["top.txt"]);
+    assert!(
+        attacks["timestamp_version"].as_u64() > first["timestamp_version"].as_u64(),
+        "{attacks}"
+    );
+    assert_eq!(
+        attacks["tampered_target"], "refused: LengthOrHashMismatchError",
+        "{attacks}"
+    );
+    assert_eq!(
+        attacks["replayed_timestamp"], "refused: BadVersionNumberError",
+        "{attacks}"
+    );
+}

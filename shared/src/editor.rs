@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::build::{self, MetaInput, SPEC_VERSION, UnsignedMetadata};
 use crate::keys::key_id;
-use crate::metadata::{Delegations, Key, MetaFile, RoleKeys, Root, Snapshot, TargetFile, Targets};
+use crate::metadata::{
+    DelegatedRole, Delegations, Key, MetaFile, RoleKeys, Root, Snapshot, TargetFile, Targets,
+};
 use crate::{DecodeError, Dialect, RoleType};
 
 /// Who signs one top-level role.
@@ -105,6 +107,31 @@ pub enum Change {
         /// Target path.
         path: String,
     },
+    /// Delegate `name` from `delegator` (or widen an existing delegation: keys and paths are
+    /// added, threshold and terminating replaced).
+    Delegate {
+        /// The delegating role.
+        delegator: String,
+        /// The delegated role.
+        name: String,
+        /// Keys to authorise.
+        keys: Vec<Key>,
+        /// Signatures needed.
+        threshold: u64,
+        /// Path patterns (TUF globs / Notary prefixes); `None` with `all_paths` for everything.
+        paths: Vec<String>,
+        /// Every path (TUF: `path_hash_prefixes: [""]`; Notary: `paths: [""]`).
+        all_paths: bool,
+        /// Stop the search at this role (TUF).
+        terminating: bool,
+    },
+    /// Remove the delegation of `name` from `delegator` (its keys go when nothing else uses them).
+    Undelegate {
+        /// The delegating role.
+        delegator: String,
+        /// The delegated role.
+        name: String,
+    },
 }
 
 impl Change {
@@ -112,13 +139,21 @@ impl Change {
     pub fn role(&self) -> &str {
         match self {
             Change::Add { role, .. } | Change::Remove { role, .. } => role,
+            Change::Delegate { delegator, .. } | Change::Undelegate { delegator, .. } => delegator,
         }
     }
 }
 
-/// Apply `changes` to `role`'s target map in order; returns whether the map differs afterwards.
-pub fn apply(role: &str, targets: &mut BTreeMap<String, TargetFile>, changes: &[Change]) -> bool {
-    let before = targets.clone();
+/// Apply `changes` to `role`'s targets and delegations in order; returns whether anything
+/// differs afterwards.
+pub fn apply(
+    dialect: Dialect,
+    role: &str,
+    targets: &mut BTreeMap<String, TargetFile>,
+    delegations: &mut Option<Delegations>,
+    changes: &[Change],
+) -> bool {
+    let before = (targets.clone(), delegations.clone());
     for c in changes.iter().filter(|c| c.role() == role) {
         match c {
             Change::Add { path, file, .. } => {
@@ -127,9 +162,116 @@ pub fn apply(role: &str, targets: &mut BTreeMap<String, TargetFile>, changes: &[
             Change::Remove { path, .. } => {
                 targets.remove(path);
             }
+            Change::Delegate {
+                name,
+                keys,
+                threshold,
+                paths,
+                all_paths,
+                terminating,
+                ..
+            } => delegate(
+                dialect,
+                delegations,
+                name,
+                keys,
+                *threshold,
+                paths,
+                *all_paths,
+                *terminating,
+            ),
+            Change::Undelegate { name, .. } => {
+                if let Some(d) = delegations.as_mut() {
+                    if let Some(roles) = d.roles.as_mut() {
+                        roles.retain(|r| &r.name != name);
+                    }
+                    prune_keys(d);
+                }
+            }
         }
     }
-    *targets != before
+    (targets.clone(), delegations.clone()) != before
+}
+
+#[allow(clippy::too_many_arguments)]
+fn delegate(
+    dialect: Dialect,
+    delegations: &mut Option<Delegations>,
+    name: &str,
+    keys: &[Key],
+    threshold: u64,
+    paths: &[String],
+    all_paths: bool,
+    terminating: bool,
+) {
+    let d = delegations.get_or_insert_with(|| Delegations {
+        keys: BTreeMap::new(),
+        roles: Some(Vec::new()),
+        succinct_roles: None,
+        extra: Default::default(),
+    });
+    let ids: Vec<String> = keys.iter().map(|k| key_id(dialect, k)).collect();
+    for (id, k) in ids.iter().zip(keys) {
+        d.keys.insert(id.clone(), k.clone());
+    }
+    let roles = d.roles.get_or_insert_with(Vec::new);
+    let idx = match roles.iter().position(|r| r.name == name) {
+        Some(i) => i,
+        None => {
+            roles.push(DelegatedRole {
+                name: name.to_owned(),
+                keyids: Some(Vec::new()),
+                threshold,
+                terminating: (dialect == Dialect::Tuf).then_some(false),
+                paths: None,
+                path_hash_prefixes: None,
+                extra: Default::default(),
+            });
+            roles.len() - 1
+        }
+    };
+    let r = &mut roles[idx];
+    let keyids = r.keyids.get_or_insert_with(Vec::new);
+    for id in ids {
+        if !keyids.contains(&id) {
+            keyids.push(id);
+        }
+    }
+    r.threshold = threshold;
+    if dialect == Dialect::Tuf {
+        r.terminating = Some(terminating);
+    }
+    if all_paths {
+        match dialect {
+            // "" is a prefix of every hash: every target (TUF globs cannot say "any depth").
+            Dialect::Tuf => {
+                r.paths = None;
+                r.path_hash_prefixes = Some(vec![String::new()]);
+            }
+            Dialect::Notary => r.paths = Some(vec![String::new()]),
+        }
+    } else if !paths.is_empty() {
+        r.path_hash_prefixes = None;
+        let list = r.paths.get_or_insert_with(Vec::new);
+        for p in paths {
+            if !list.contains(p) {
+                list.push(p.clone());
+            }
+        }
+    }
+    prune_keys(d);
+}
+
+/// Drop keys no delegation refers to any more.
+fn prune_keys(d: &mut Delegations) {
+    let used: std::collections::BTreeSet<&String> = d
+        .roles()
+        .iter()
+        .flat_map(|r| r.keyids())
+        .chain(d.succinct_roles.iter().flat_map(|s| &s.keyids))
+        .collect();
+    let used: std::collections::BTreeSet<String> = used.into_iter().cloned().collect();
+    d.keys.retain(|id, _| used.contains(id));
 }
 
 /// A target record for `data` (sha256 and sha512, as Notary's client writes), with optional
@@ -222,11 +364,65 @@ mod tests {
             },
         ];
         let mut m = BTreeMap::new();
-        assert!(apply("targets", &mut m, &changes));
+        let mut d = None;
+        assert!(apply(Dialect::Tuf, "targets", &mut m, &mut d, &changes));
         assert_eq!(m.len(), 1);
         assert_eq!(m["a"], f2, "the later change wins");
         // Re-applying the same changes to the result changes nothing (rebase is idempotent).
-        assert!(!apply("targets", &mut m, &changes));
+        assert!(!apply(Dialect::Tuf, "targets", &mut m, &mut d, &changes));
+    }
+
+    #[test]
+    fn delegations_are_added_widened_and_removed_with_their_keys() {
+        let k1 = key_from_public(
+            Dialect::Tuf,
+            EcdsaP256Signer::from_secret(&[1u8; 32], Dialect::Tuf)
+                .unwrap()
+                .public_key(),
+        )
+        .unwrap();
+        let k2 = key_from_public(
+            Dialect::Tuf,
+            EcdsaP256Signer::from_secret(&[2u8; 32], Dialect::Tuf)
+                .unwrap()
+                .public_key(),
+        )
+        .unwrap();
+        let add = |name: &str, keys: Vec<Key>, paths: &[&str], all: bool| Change::Delegate {
+            delegator: "targets".into(),
+            name: name.into(),
+            keys,
+            threshold: 1,
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            all_paths: all,
+            terminating: false,
+        };
+        let mut m = BTreeMap::new();
+        let mut d = None;
+        let changes = vec![
+            add("releases", vec![k1.clone()], &["rel/*"], false),
+            add("releases", vec![k2.clone()], &["beta/*"], false),
+            add("everything", vec![k2.clone()], &[], true),
+        ];
+        assert!(apply(Dialect::Tuf, "targets", &mut m, &mut d, &changes));
+        let dd = d.clone().unwrap();
+        assert_eq!(dd.keys.len(), 2);
+        let rel = &dd.roles()[0];
+        assert_eq!(rel.keyids().len(), 2);
+        assert_eq!(rel.paths.as_deref().unwrap(), ["rel/*", "beta/*"]);
+        assert_eq!(dd.roles()[1].path_hash_prefixes.as_deref().unwrap(), [""]);
+        let undo = vec![Change::Undelegate {
+            delegator: "targets".into(),
+            name: "releases".into(),
+        }];
+        assert!(apply(Dialect::Tuf, "targets", &mut m, &mut d, &undo));
+        let dd = d.unwrap();
+        assert_eq!(dd.roles().len(), 1);
+        assert_eq!(
+            dd.keys.len(),
+            1,
+            "k1 was only used by the removed delegation"
+        );
     }
 
     #[test]

@@ -136,6 +136,14 @@ pub enum DelegationEntry<'a> {
 }
 
 impl<'a> DelegationEntry<'a> {
+    /// Whether this entry (for the role `name`) covers `target`.
+    pub fn allows(self, dialect: Dialect, name: &str, target: &str) -> bool {
+        match self {
+            DelegationEntry::Role(r) => role_matches(dialect, r, target),
+            DelegationEntry::Bin(s) => s.bin_for(target) == name,
+        }
+    }
+
     /// Authorised key IDs.
     pub fn keyids(self) -> &'a [String] {
         match self {

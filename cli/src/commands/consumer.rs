@@ -73,7 +73,8 @@ fn ensure_pin(ctx: &Context, gun: &str, remote: &Remote, trust: &TrustArgs) -> R
     write_atomic(&dir.join("root.json"), &bytes)
 }
 
-fn open<'t>(
+/// An updater for `gun`, refreshed, with its root pinned (see the module docs).
+pub fn open<'t>(
     ctx: &Context,
     gun: &str,
     trust: &TrustArgs,

@@ -11,6 +11,7 @@ use crate::home::{Collection, Home};
 use crate::keys::{Keyring, pkcs11};
 
 pub mod consumer;
+pub mod delegation;
 pub mod key;
 pub mod publisher;
 

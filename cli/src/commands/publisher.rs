@@ -363,6 +363,10 @@ pub fn status(ctx: &Context, gun: &str) -> Result<()> {
                 let (op, role, path) = match c {
                     Change::Add { role, path, .. } => ("add", role, path),
                     Change::Remove { role, path } => ("remove", role, path),
+                    Change::Delegate {
+                        delegator, name, ..
+                    } => ("delegate", delegator, name),
+                    Change::Undelegate { delegator, name } => ("undelegate", delegator, name),
                 };
                 out.push_str(&format!("{op:<8} {role:<18} {path}\n"));
             }
@@ -387,43 +391,19 @@ pub fn publish(ctx: &Context, gun: &str) -> Result<()> {
 /// [`publish`] with the process's keyring (one PKCS#11 context per process).
 fn publish_with(ctx: &Context, ring: &mut Keyring, gun: &str) -> Result<()> {
     let collection = known(ctx, gun)?;
-    let dialect = collection.dialect()?;
     let server = ctx.server_for(Some(&collection))?;
     let remote = Remote::new(&server);
     let changes = ctx.home.changelist(gun)?;
-    if let Some(role) = changes.iter().map(Change::role).find(|r| *r != "targets") {
-        bail!("staged changes for the delegated role {role} cannot be published by this version");
-    }
     let pending = ctx.home.pending_root_path(gun)?;
     let metadata_dir = ctx.home.metadata_dir(gun)?;
-    let targets_signers = signers(ring, key_refs(&collection, "targets")?, dialect)?;
-    let snapshot_signers = match collection.keys.get("snapshot") {
-        Some(refs) => Some(signers(ring, refs, dialect)?),
-        None => None,
-    };
-    let expires = now() + Duration::days(TARGETS_LIFETIME_DAYS);
 
     if pending.exists() {
-        // First publish: root v1, targets v1, snapshot v1 (unless the server signs snapshots).
+        // First publish: root v1 with the changed roles and (unless the server signs
+        // snapshots) snapshot v1.
         let root = std::fs::read(&pending)?;
-        let mut targets_map = BTreeMap::new();
-        editor::apply("targets", &mut targets_map, &changes);
-        let targets = sign(
-            editor::targets(dialect, 1, expires, targets_map, None)?,
-            &targets_signers,
-        )?;
-        let mut files: Vec<(&str, &[u8])> = vec![("root", &root), ("targets", &targets)];
-        let snapshot;
-        if let Some(s) = &snapshot_signers {
-            let input = MetaInput {
-                role: "targets",
-                bytes: &targets,
-                version: 1,
-            };
-            snapshot = sign(editor::next_snapshot(dialect, None, expires, &[input])?, s)?;
-            files.push(("snapshot", &snapshot));
-        }
-        remote.publish(gun, &files)?;
+        let mut files = vec![("root".to_owned(), root.clone())];
+        files.extend(sign_changes(ring, &collection, None, &changes)?);
+        remote.publish(gun, &as_parts(&files))?;
         std::fs::create_dir_all(&metadata_dir)?;
         write_atomic(&metadata_dir.join("root.json"), &root)?;
         std::fs::remove_file(&pending)?;
@@ -441,41 +421,14 @@ fn publish_with(ctx: &Context, ring: &mut Keyring, gun: &str) -> Result<()> {
             )?;
             up.refresh()
                 .context("bringing the trusted state up to date before publishing")?;
-            let trusted = up.trusted();
-            let current = &trusted
-                .targets("targets")
-                .expect("refresh loads targets")
-                .value;
-            let mut targets_map = current.targets.clone();
-            if !editor::apply("targets", &mut targets_map, &changes) && attempt == 1 {
+            // Load every reachable role: changes may touch delegated ones.
+            up.all_targets()?;
+            let files = sign_changes(ring, &collection, Some(up.trusted()), &changes)?;
+            if files.is_empty() {
                 eprintln!("nothing to publish for {gun}: the repository already has these changes");
-                ctx.home.save_changelist(gun, &[])?;
-                return Ok(());
+                break;
             }
-            let version = current.version + 1;
-            let targets = sign(
-                editor::targets(
-                    dialect,
-                    version,
-                    expires,
-                    targets_map,
-                    current.delegations.clone(),
-                )?,
-                &targets_signers,
-            )?;
-            let mut files: Vec<(&str, &[u8])> = vec![("targets", &targets)];
-            let snapshot;
-            if let Some(s) = &snapshot_signers {
-                let input = MetaInput {
-                    role: "targets",
-                    bytes: &targets,
-                    version,
-                };
-                let prev = trusted.snapshot().map(|s| &s.value);
-                snapshot = sign(editor::next_snapshot(dialect, prev, expires, &[input])?, s)?;
-                files.push(("snapshot", &snapshot));
-            }
-            match remote.publish(gun, &files) {
+            match remote.publish(gun, &as_parts(&files)) {
                 Ok(()) => break,
                 Err(e)
                     if attempt < PUBLISH_ATTEMPTS
@@ -492,22 +445,121 @@ fn publish_with(ctx: &Context, ring: &mut Keyring, gun: &str) -> Result<()> {
     // Read back what the server now serves, through the client workflow: the publisher's cache
     // is then current, and a server that mangled the upload is caught here.
     let http = Http::new(std::time::Duration::from_secs(60));
-    Updater::new(
+    let mut up = Updater::new(
         &metadata_dir,
         &remote.metadata_url(gun),
         &http,
         now(),
         Limits::default(),
-    )?
-    .refresh()
-    .context("the published metadata did not verify when read back")?;
+    )?;
+    up.refresh()
+        .and_then(|()| up.all_targets().map(drop))
+        .context("the published metadata did not verify when read back")?;
     eprintln!("published {gun}");
     Ok(())
 }
 
-fn key_refs<'c>(c: &'c Collection, role: &str) -> Result<&'c [String]> {
-    c.keys
-        .get(role)
-        .map(Vec::as_slice)
-        .ok_or_else(|| anyhow!("this home holds no {role} key for {}", c.gun))
+fn as_parts(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    files
+        .iter()
+        .map(|(r, b)| (r.as_str(), b.as_slice()))
+        .collect()
+}
+
+/// Replay `changes` on the trusted state (`None`: a collection not yet published), sign every
+/// role that changed with this home's keys for it, and the snapshot when this home holds the
+/// snapshot key. Returns the files to upload (empty when nothing changed).
+fn sign_changes(
+    ring: &mut Keyring,
+    collection: &Collection,
+    trusted: Option<&notus_tuf::client::TrustedMetadataSet>,
+    changes: &[Change],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let dialect = collection.dialect()?;
+    let expires = now() + Duration::days(TARGETS_LIFETIME_DAYS);
+    // Roles in the order first touched; `targets` always first on a first publish.
+    let mut roles: Vec<String> = Vec::new();
+    if trusted.is_none() {
+        roles.push("targets".into());
+    }
+    for c in changes {
+        if !roles.iter().any(|r| r == c.role()) {
+            roles.push(c.role().to_owned());
+        }
+    }
+    let mut files = Vec::new();
+    let mut versions = Vec::new();
+    for role in &roles {
+        let current = trusted.and_then(|t| t.targets(role)).map(|s| &s.value);
+        let mut map = current.map(|t| t.targets.clone()).unwrap_or_default();
+        let mut delegations = current.and_then(|t| t.delegations.clone());
+        let changed = editor::apply(dialect, role, &mut map, &mut delegations, changes);
+        if !changed && current.is_some() {
+            continue;
+        }
+        if role != "targets" && current.is_none() && !delegated(trusted, changes, role) {
+            bail!(
+                "{role} is not a delegated role of {}: add it with `notus delegation add`",
+                collection.gun
+            );
+        }
+        if let Some(t) = trusted
+            && let Some(parent) = t.delegator_of(role)
+            && let Some(entry) = t
+                .targets(parent)
+                .and_then(|p| p.value.delegations.as_ref())
+                .and_then(|d| d.find(role))
+            && let Some(outside) = map.keys().find(|p| !entry.allows(dialect, role, p))
+        {
+            bail!(
+                "{outside} is outside the paths delegated to {role}; stage it in another role \
+                 or widen the delegation (notus delegation add … --paths)"
+            );
+        }
+        let version = current.map_or(1, |t| t.version + 1);
+        let refs = collection.keys.get(role).ok_or_else(|| {
+            anyhow!(
+                "this home holds no key for {role} of {}; it cannot publish that role",
+                collection.gun
+            )
+        })?;
+        let s = signers(ring, refs, dialect)?;
+        let bytes = sign(
+            editor::targets(dialect, version, expires, map, delegations)?,
+            &s,
+        )?;
+        files.push((role.clone(), bytes));
+        versions.push(version);
+    }
+    if files.is_empty() {
+        return Ok(files);
+    }
+    if let Some(refs) = collection.keys.get("snapshot") {
+        let inputs: Vec<MetaInput> = files
+            .iter()
+            .zip(&versions)
+            .map(|((role, bytes), v)| MetaInput {
+                role,
+                bytes,
+                version: *v,
+            })
+            .collect();
+        let prev = trusted.and_then(|t| t.snapshot()).map(|s| &s.value);
+        let s = signers(ring, refs, dialect)?;
+        let snapshot = sign(editor::next_snapshot(dialect, prev, expires, &inputs)?, &s)?;
+        files.push(("snapshot".into(), snapshot));
+    }
+    Ok(files)
+}
+
+/// Whether `role` is delegated by the trusted state or by a staged change.
+fn delegated(
+    trusted: Option<&notus_tuf::client::TrustedMetadataSet>,
+    changes: &[Change],
+    role: &str,
+) -> bool {
+    changes
+        .iter()
+        .any(|c| matches!(c, Change::Delegate { name, .. } if name == role))
+        || trusted.is_some_and(|t| t.delegator_of(role).is_some())
 }

@@ -183,6 +183,24 @@ impl TrustedMetadataSet {
         self.targets.get(role)
     }
 
+    /// Every trusted targets role loaded so far, by name.
+    pub fn all_targets(&self) -> impl Iterator<Item = (&str, &Stored<Targets>)> {
+        self.targets.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// A trusted targets role that delegates `role` by name, if one is loaded.
+    pub fn delegator_of(&self, role: &str) -> Option<&str> {
+        self.targets
+            .iter()
+            .find(|(_, t)| {
+                t.value
+                    .delegations
+                    .as_ref()
+                    .is_some_and(|d| d.find(role).is_some())
+            })
+            .map(|(name, _)| name.as_str())
+    }
+
     /// Whether `role` is trusted *as delegated by* `delegator` (python-tuf `contains`). A role
     /// trusted through one delegator is not trusted through another until verified against it.
     pub fn contains(&self, role: &str, delegator: &str) -> bool {

@@ -1,0 +1,219 @@
+//! `notus delegation …`: who may sign which target paths. Changes are staged like target
+//! changes and published (signed by the delegating role's key) with `notus publish`.
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Subcommand;
+use notus_tuf::editor::Change;
+use notus_tuf::keys::{PublicKey, key_from_public};
+use serde::Serialize;
+
+use super::Context;
+use super::consumer::{self, TrustArgs};
+use crate::keys::KeyRef;
+
+/// `notus delegation`.
+#[derive(Subcommand, Debug)]
+pub enum DelegationCommand {
+    /// Delegate target paths to a role, or add keys/paths to an existing delegation.
+    ///
+    /// Examples:
+    ///   notus delegation add example.com/app releases --key file:<fp> --paths 'releases/*'
+    ///   notus delegation add example.com/app ci ci-signer.pub.pem --all-paths
+    Add {
+        /// Collection.
+        gun: String,
+        /// Delegated role name.
+        role: String,
+        /// Public keys of the delegate (PEM `PUBLIC KEY` files).
+        pubkeys: Vec<PathBuf>,
+        /// A key in this home (file:… or pkcs11:…) to authorise; this home can then sign the
+        /// role.
+        #[arg(long = "key", value_name = "REF")]
+        keys: Vec<String>,
+        /// The delegating role.
+        #[arg(long, default_value = "targets")]
+        delegator: String,
+        /// Target paths the role may sign (TUF glob per path segment, e.g. 'releases/*').
+        #[arg(long = "paths", value_name = "PATTERN")]
+        paths: Vec<String>,
+        /// Every target path.
+        #[arg(long, conflicts_with = "paths")]
+        all_paths: bool,
+        /// Signatures required.
+        #[arg(long, default_value_t = 1)]
+        threshold: u64,
+        /// Stop target searches at this role when its paths match.
+        #[arg(long)]
+        terminating: bool,
+    },
+    /// Remove a delegation.
+    ///
+    /// Example: notus delegation remove example.com/app releases
+    Remove {
+        /// Collection.
+        gun: String,
+        /// Delegated role name.
+        role: String,
+        /// The delegating role.
+        #[arg(long, default_value = "targets")]
+        delegator: String,
+    },
+    /// List the collection's trusted delegations.
+    ///
+    /// Example: notus delegation list example.com/app
+    List {
+        /// Collection.
+        gun: String,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+}
+
+fn read_public_key(path: &PathBuf) -> Result<PublicKey> {
+    use p256::pkcs8::DecodePublicKey as _;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let vk = p256::ecdsa::VerifyingKey::from_public_key_pem(text.trim())
+        .map_err(|e| anyhow!("{} is not a P-256 PEM public key: {e}", path.display()))?;
+    Ok(PublicKey::EcdsaP256(vk))
+}
+
+#[derive(Serialize)]
+struct Row {
+    role: String,
+    delegator: String,
+    threshold: u64,
+    keyids: Vec<String>,
+    paths: Vec<String>,
+    path_hash_prefixes: Vec<String>,
+    terminating: bool,
+}
+
+/// Run `notus delegation …`.
+pub fn run(ctx: &Context, cmd: DelegationCommand) -> Result<()> {
+    match cmd {
+        DelegationCommand::Add {
+            gun,
+            role,
+            pubkeys,
+            keys,
+            delegator,
+            paths,
+            all_paths,
+            threshold,
+            terminating,
+        } => {
+            let mut collection = ctx.home.collection(&gun)?.ok_or_else(|| {
+                anyhow!("this home does not publish {gun}: run `notus init {gun}` first")
+            })?;
+            let dialect = collection.dialect()?;
+            if role == "targets" || role == "root" || role == "snapshot" || role == "timestamp" {
+                bail!("{role} is a top-level role, not a delegation");
+            }
+            if !all_paths && paths.is_empty() {
+                bail!(
+                    "say which targets the role may sign: --paths PATTERN (repeatable) or --all-paths"
+                );
+            }
+            let mut ring = ctx.keyring();
+            let mut public = Vec::new();
+            for p in &pubkeys {
+                public.push(key_from_public(dialect, &read_public_key(p)?)?);
+            }
+            for r in &keys {
+                let s = ring.signer(&KeyRef::parse(r)?, dialect)?;
+                public.push(key_from_public(dialect, s.public_key())?);
+            }
+            if threshold == 0 {
+                bail!("--threshold must be at least 1");
+            }
+            let mut changes = ctx.home.changelist(&gun)?;
+            changes.push(Change::Delegate {
+                delegator,
+                name: role.clone(),
+                keys: public,
+                threshold,
+                paths,
+                all_paths,
+                terminating,
+            });
+            ctx.home.save_changelist(&gun, &changes)?;
+            if !keys.is_empty() {
+                let held = collection.keys.entry(role.clone()).or_default();
+                for k in keys {
+                    if !held.contains(&k) {
+                        held.push(k);
+                    }
+                }
+                ctx.home.save_collection(&collection)?;
+            }
+            eprintln!("staged the delegation of {role}; publish with: notus publish {gun}");
+            Ok(())
+        }
+        DelegationCommand::Remove {
+            gun,
+            role,
+            delegator,
+        } => {
+            if ctx.home.collection(&gun)?.is_none() {
+                bail!("this home does not publish {gun}");
+            }
+            let mut changes = ctx.home.changelist(&gun)?;
+            changes.push(Change::Undelegate {
+                delegator,
+                name: role.clone(),
+            });
+            ctx.home.save_changelist(&gun, &changes)?;
+            eprintln!("staged the removal of {role}; publish with: notus publish {gun}");
+            Ok(())
+        }
+        DelegationCommand::List { gun, trust } => {
+            let http = crate::transport::Http::new(std::time::Duration::from_secs(60));
+            let mut up = consumer::open(ctx, &gun, &trust, &http)?;
+            up.all_targets()?;
+            let mut rows = Vec::new();
+            for (name, t) in up.trusted().all_targets() {
+                let Some(d) = &t.value.delegations else {
+                    continue;
+                };
+                for r in d.roles() {
+                    rows.push(Row {
+                        role: r.name.clone(),
+                        delegator: name.to_owned(),
+                        threshold: r.threshold,
+                        keyids: r.keyids().to_vec(),
+                        paths: r.paths.clone().unwrap_or_default(),
+                        path_hash_prefixes: r.path_hash_prefixes.clone().unwrap_or_default(),
+                        terminating: r.terminating.unwrap_or(false),
+                    });
+                }
+            }
+            ctx.emit(&rows, || {
+                if rows.is_empty() {
+                    return format!("No delegations present in {gun}\n");
+                }
+                let mut s = format!(
+                    "{:<20} {:<12} {:<10} {:<30} KEY IDS\n",
+                    "ROLE", "DELEGATOR", "THRESHOLD", "PATHS"
+                );
+                for r in &rows {
+                    let paths = if r.path_hash_prefixes.iter().any(String::is_empty) {
+                        "<all paths>".to_owned()
+                    } else {
+                        r.paths.join(",")
+                    };
+                    s.push_str(&format!(
+                        "{:<20} {:<12} {:<10} {:<30} {}\n",
+                        r.role,
+                        r.delegator,
+                        r.threshold,
+                        paths,
+                        r.keyids.join(",")
+                    ));
+                }
+                s
+            })
+        }
+    }
+}
