@@ -14,9 +14,12 @@ fn readme_walkthrough_runs_as_written() {
         eprintln!("SKIPPED: SoftHSM2 not installed");
         return;
     }
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-        .unwrap();
-    let start = readme.find("<!-- walkthrough:start -->").expect("start marker");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme
+        .find("<!-- walkthrough:start -->")
+        .expect("start marker");
     let end = readme.find("<!-- walkthrough:end -->").expect("end marker");
     let block = &readme[start..end];
     let script = block
@@ -29,7 +32,11 @@ fn readme_walkthrough_runs_as_written() {
     let script = script.replace("http://127.0.0.1:4443", &server.url);
     let dir = tempfile::tempdir().unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_notus")).parent().unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(dir.path())
@@ -42,11 +49,20 @@ fn readme_walkthrough_runs_as_written() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "walkthrough failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "walkthrough failed:\n{stdout}\n{stderr}"
+    );
     // The second machine listed the published target.
     assert!(stdout.contains("v1/hello.txt"), "{stdout}");
-    assert!(stderr.contains("matches the trusted v1/hello.txt"), "{stderr}");
-    assert!(!dir.path().join(".notus/private").exists(), "every key stayed on the token");
+    assert!(
+        stderr.contains("matches the trusted v1/hello.txt"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join(".notus/private").exists(),
+        "every key stayed on the token"
+    );
 }
 
 mod common;
