@@ -14,7 +14,7 @@ mod transport;
 mod tuf_client;
 mod updater;
 
-use commands::{Context as Ctx, Output, consumer, delegation, key, publisher};
+use commands::{Context as Ctx, Output, consumer, delegation, key, publish, publisher};
 
 /// Publish and verify trusted collections (TUF 1.0 and Notary 0.7) with keys in files, on
 /// YubiKeys (PKCS#11) or in AWS KMS.
@@ -83,13 +83,18 @@ enum Command {
         /// Collection.
         gun: String,
     },
-    /// Sign and upload the staged changes, rebased on the latest verified state.
+    /// Sign and upload the staged changes, rebased on the latest verified state; or export them
+    /// for offline signing (--export) and upload the signed bundle later (--bundle).
     ///
-    /// Example: notus publish example.com/app
-    Publish {
-        /// Collection.
-        gun: String,
-    },
+    /// Examples:
+    ///   notus publish example.com/app
+    ///   notus publish example.com/app --export changes.bundle --sign-with pkcs11:token=A;object=notus-root
+    ///   notus publish example.com/app --bundle changes.bundle
+    Publish(publish::PublishArgs),
+    /// Add signatures to an exported bundle, offline (no network, e.g. on an air-gapped machine).
+    ///
+    /// Example: notus sign changes.bundle --key pkcs11:token=B;object=notus-root
+    Sign(publish::SignArgs),
     /// List the trusted targets of a collection.
     ///
     /// Example: notus -s https://notary.example.com list example.com/app --root root.json
@@ -174,7 +179,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Command::Status { gun } => publisher::status(&ctx, &gun),
                 Command::Reset { gun } => publisher::reset(&ctx, &gun),
-                Command::Publish { gun } => publisher::publish(&ctx, &gun),
+                Command::Publish(a) => publish::publish(&ctx, &a),
+                Command::Sign(a) => publish::sign_bundle(&ctx, &a),
                 Command::List { gun, trust } => consumer::list(&ctx, &gun, &trust),
                 Command::Lookup { gun, target, trust } => {
                     consumer::lookup(&ctx, &gun, &target, &trust)

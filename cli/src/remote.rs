@@ -39,6 +39,11 @@ impl Remote {
         }
     }
 
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Where the collection's metadata is served.
     pub fn metadata_url(&self, gun: &str) -> String {
         format!("{}/v2/{gun}/_trust/tuf/", self.base)
@@ -46,12 +51,35 @@ impl Remote {
 
     /// The server's public key for `role` (`timestamp` or `snapshot`), as `dialect` lists it.
     pub fn server_key(&self, gun: &str, role: &str, dialect: Dialect) -> Result<(Key, PublicKey)> {
+        self.key_request(gun, role, dialect, false)
+    }
+
+    /// Ask the server for a new key for `role` (Notary's `POST …/{role}.key`, used by
+    /// `key rotate … --server`); the old key stays valid until a root listing the new one is
+    /// published.
+    pub fn rotate_server_key(
+        &self,
+        gun: &str,
+        role: &str,
+        dialect: Dialect,
+    ) -> Result<(Key, PublicKey)> {
+        self.key_request(gun, role, dialect, true)
+    }
+
+    fn key_request(
+        &self,
+        gun: &str,
+        role: &str,
+        dialect: Dialect,
+        rotate: bool,
+    ) -> Result<(Key, PublicKey)> {
         let url = format!("{}{role}.key", self.metadata_url(gun));
-        let mut resp = self
-            .agent
-            .get(&url)
-            .call()
-            .with_context(|| format!("contacting {url}"))?;
+        let call = if rotate {
+            self.agent.post(&url).send_empty()
+        } else {
+            self.agent.get(&url).call()
+        };
+        let mut resp = call.with_context(|| format!("contacting {url}"))?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()

@@ -2,90 +2,11 @@
 //! adapters, served over HTTP on 127.0.0.1 in this process): init, stage, publish, rebase on
 //! another publisher's work, and read back from an empty home with a pinned root or TOFU; keys in
 //! encrypted files and on a SoftHSM2 token; refusals change nothing.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 mod common;
-use common::Server;
-
-const PASS: &str = "correct horse battery";
-
-/// One user's `notus` with its own home.
-struct User {
-    home: PathBuf,
-    server: String,
-    env: Vec<(String, String)>,
-}
-
-struct Run {
-    ok: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            ok: o.status.success(),
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-impl User {
-    fn new(dir: &Path, name: &str, server: &Server) -> User {
-        User {
-            home: dir.join(name),
-            server: server.url.clone(),
-            env: vec![("NOTUS_PASSPHRASE".into(), PASS.into())],
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_notus"));
-        c.arg("--home")
-            .arg(&self.home)
-            .args(["--server", &self.server])
-            .args(args)
-            .env_remove("NOTUS_HOME")
-            .env_remove("NOTUS_SERVER");
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c.output().expect("run notus").into()
-    }
-
-    fn ok(&self, args: &[&str]) -> Run {
-        let r = self.run(args);
-        assert!(r.ok, "notus {args:?} failed:\n{}{}", r.stdout, r.stderr);
-        r
-    }
-
-    fn fails(&self, args: &[&str]) -> Run {
-        let r = self.run(args);
-        assert_eq!(
-            r.code,
-            Some(1),
-            "notus {args:?} should fail:\n{}{}",
-            r.stdout,
-            r.stderr
-        );
-        r
-    }
-
-    fn root_file(&self, gun: &str) -> PathBuf {
-        self.home.join("tuf").join(gun).join("metadata/root.json")
-    }
-}
-
-fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, data).unwrap();
-    p
-}
+use common::{Server, User, copy_dir, softhsm, write};
 
 fn names(list_json: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(list_json).unwrap();
@@ -298,57 +219,11 @@ fn notary_trust_dir_keys_import_and_sign() {
     assert_eq!(key["keytype"], "ecdsa");
 }
 
-fn softhsm(dir: &Path) -> Option<Vec<(String, String)>> {
-    let module = Path::new("/usr/lib/softhsm/libsofthsm2.so");
-    if !module.exists() {
-        if std::env::var("NOTUS_REQUIRE_INTEROP").as_deref() == Ok("1") {
-            panic!("SoftHSM2 is not installed (apt-get install softhsm2)");
-        }
-        eprintln!("SKIPPED: SoftHSM2 not installed");
-        return None;
-    }
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = write(
-        dir,
-        "softhsm2.conf",
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
-            tokens.display()
-        )
-        .as_bytes(),
-    );
-    let st = Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "notus-test",
-            "--pin",
-            "123456",
-            "--so-pin",
-            "12345678",
-        ])
-        .env("SOFTHSM2_CONF", &conf)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    Some(vec![
-        ("SOFTHSM2_CONF".into(), conf.display().to_string()),
-        ("NOTUS_PKCS11_MODULE".into(), module.display().to_string()),
-        ("NOTUS_PKCS11_PIN".into(), "123456".into()),
-    ])
-}
-
 #[test]
 fn keys_on_a_pkcs11_token_sign_root_targets_and_snapshot() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let Some(hsm) = softhsm(dir.path()) else {
+    let Some(hsm) = softhsm(dir.path(), &["notus-test"]) else {
         return;
     };
     let mut alice = User::new(dir.path(), "alice", &server);
@@ -394,19 +269,6 @@ fn keys_on_a_pkcs11_token_sign_root_targets_and_snapshot() {
         "--root",
         root.to_str().unwrap(),
     ]);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Put `data` where a TUF client with consistent snapshots fetches target `name`:

@@ -16,7 +16,7 @@ use crate::canonical::{self, NotarySignature};
 use crate::keys::{PublicKey, Scheme};
 use std::collections::BTreeMap;
 
-use crate::metadata::{MetaFile, describe};
+use crate::metadata::{Envelope, MetaFile, describe};
 use crate::{DecodeError, Dialect, Error, RoleType, time};
 
 /// The TUF spec version Notus writes.
@@ -124,32 +124,71 @@ fn encode_file(
     signed: &Value,
     signatures: &[RawSignature],
 ) -> Result<Vec<u8>, Error> {
+    let encoded = signatures
+        .iter()
+        .map(|s| {
+            let (sig, method) = encode_signature(dialect, s)?;
+            Ok(NotarySignature {
+                keyid: s.keyid.clone(),
+                method: method.to_owned(),
+                sig,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    write_file(dialect, payload, signed, &encoded)
+}
+
+/// The file bytes for `signed` with already encoded signatures (the method is dropped in TUF).
+fn write_file(
+    dialect: Dialect,
+    payload: &[u8],
+    signed: &Value,
+    sigs: &[NotarySignature],
+) -> Result<Vec<u8>, Error> {
     match dialect {
-        Dialect::Notary => {
-            let sigs = signatures
-                .iter()
-                .map(|s| {
-                    let (sig, method) = encode_signature(dialect, s)?;
-                    Ok(NotarySignature {
-                        keyid: s.keyid.clone(),
-                        method: method.to_owned(),
-                        sig,
-                    })
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
-            Ok(canonical::notary_envelope(payload, &sigs))
-        }
+        Dialect::Notary => Ok(canonical::notary_envelope(payload, sigs)),
         Dialect::Tuf => {
-            let sigs = signatures
+            let sigs: Vec<Value> = sigs
                 .iter()
-                .map(|s| Ok(json!({"keyid": s.keyid, "sig": encode_signature(dialect, s)?.0})))
-                .collect::<Result<Vec<_>, Error>>()?;
+                .map(|s| json!({"keyid": s.keyid, "sig": s.sig}))
+                .collect();
             // Plain JSON, not canonical JSON: canonical JSON writes control characters raw (a
             // PEM key's newlines), which is not valid JSON. Readers re-canonicalise `signed`.
             let env = json!({"signatures": sigs, "signed": signed});
             Ok(serde_json::to_vec(&env)?)
         }
     }
+}
+
+/// Add `new` signatures to a (partly) signed file, keeping the signatures it has; a new
+/// signature under a key ID already present replaces the old one. `signed` is carried over
+/// untouched, so the payload every signature covers is unchanged. This is how offline and
+/// threshold signing accumulate signatures from several machines.
+pub fn add_signatures(
+    dialect: Dialect,
+    file: &[u8],
+    new: &[RawSignature],
+) -> Result<Vec<u8>, Error> {
+    let env = Envelope::from_bytes(file)?;
+    let mut sigs: Vec<NotarySignature> = env
+        .signatures
+        .iter()
+        .filter(|s| !new.iter().any(|n| n.keyid == s.keyid))
+        .map(|s| NotarySignature {
+            keyid: s.keyid.clone(),
+            method: s.method.clone().unwrap_or_else(|| "ecdsa".into()),
+            sig: s.sig.clone(),
+        })
+        .collect();
+    for n in new {
+        let (sig, method) = encode_signature(dialect, n)?;
+        sigs.push(NotarySignature {
+            keyid: n.keyid.clone(),
+            method: method.to_owned(),
+            sig,
+        });
+    }
+    write_file(dialect, &env.payload, &env.signed, &sigs)
 }
 
 /// The `expires` string of a dialect for a time.
@@ -269,4 +308,52 @@ pub fn build_snapshot_with_meta(
     meta: &BTreeMap<String, MetaFile>,
 ) -> Result<UnsignedMetadata, DecodeError> {
     with_meta(dialect, RoleType::Snapshot, version, expires, meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::key_from_public;
+    use crate::signers::EcdsaP256Signer;
+    use crate::verify::{Authorisation, verify_threshold};
+
+    #[test]
+    fn signatures_accumulate_across_signing_sessions() {
+        for dialect in [Dialect::Tuf, Dialect::Notary] {
+            let a = EcdsaP256Signer::from_secret(&[3u8; 32], dialect).unwrap();
+            let b = EcdsaP256Signer::from_secret(&[4u8; 32], dialect).unwrap();
+            let keys: BTreeMap<String, crate::metadata::Key> = [&a, &b]
+                .iter()
+                .map(|s| {
+                    (
+                        s.key_id().to_owned(),
+                        key_from_public(dialect, s.public_key()).unwrap(),
+                    )
+                })
+                .collect();
+            let ids: Vec<String> = keys.keys().cloned().collect();
+            let auth = Authorisation {
+                keys: &keys,
+                keyids: &ids,
+                threshold: 2,
+            };
+            let unsigned =
+                UnsignedMetadata::new(dialect, json!({"_type": "x", "version": 1})).unwrap();
+            let payload = unsigned.payload().to_vec();
+            let one = unsigned.sign_with(&[&a]).unwrap();
+            let env = Envelope::from_bytes(&one).unwrap();
+            assert!(
+                !verify_threshold(dialect, auth, &env.payload, &env.signatures, None).verified()
+            );
+            let two = add_signatures(dialect, &one, &[b.sign(&payload).unwrap()]).unwrap();
+            let env = Envelope::from_bytes(&two).unwrap();
+            assert_eq!(env.payload, payload, "the signed part is untouched");
+            assert!(
+                verify_threshold(dialect, auth, &env.payload, &env.signatures, None).verified()
+            );
+            // Signing again with a key that already signed replaces, never duplicates.
+            let again = add_signatures(dialect, &two, &[a.sign(&payload).unwrap()]).unwrap();
+            assert_eq!(Envelope::from_bytes(&again).unwrap().signatures.len(), 2);
+        }
+    }
 }

@@ -67,6 +67,44 @@ pub fn root(
     UnsignedMetadata::new(dialect, serde_json::to_value(r)?)
 }
 
+/// The next root after `current`: `role` now signed by `keys` (with `threshold`, or the current
+/// one), every other role unchanged, keys no role uses any more dropped, version + 1.
+pub fn rotate_root(
+    dialect: Dialect,
+    current: &Root,
+    role: RoleType,
+    keys: &[Key],
+    threshold: Option<u64>,
+    expires: DateTime<Utc>,
+) -> Result<UnsignedMetadata, DecodeError> {
+    let mut next = current.clone();
+    let ids: Vec<String> = keys.iter().map(|k| key_id(dialect, k)).collect();
+    for (id, k) in ids.iter().zip(keys) {
+        next.keys.insert(id.clone(), k.clone());
+    }
+    let entry = next
+        .roles
+        .entry(role.as_str().to_owned())
+        .or_insert_with(|| RoleKeys {
+            keyids: Some(Vec::new()),
+            threshold: 1,
+            extra: Default::default(),
+        });
+    entry.keyids = Some(ids);
+    if let Some(t) = threshold {
+        entry.threshold = t;
+    }
+    let used: std::collections::BTreeSet<String> = next
+        .roles
+        .values()
+        .flat_map(|r| r.keyids().iter().cloned())
+        .collect();
+    next.keys.retain(|id, _| used.contains(id));
+    next.version = current.version + 1;
+    next.expires = build::expires_string(dialect, expires);
+    UnsignedMetadata::new(dialect, serde_json::to_value(next)?)
+}
+
 /// A targets role with `targets` and `delegations`.
 pub fn targets(
     dialect: Dialect,
@@ -336,6 +374,71 @@ mod tests {
         let set = TrustedMetadataSet::new(&bytes, t("2026-01-01T00:00:00Z")).unwrap();
         assert_eq!(set.root().value.roles["root"].keyids(), [signer.key_id()]);
         assert_eq!(set.root().value.consistent_snapshot, Some(true));
+    }
+
+    #[test]
+    fn rotating_a_role_replaces_its_keys_and_drops_unused_ones() {
+        let key = |seed: u8| {
+            key_from_public(
+                Dialect::Tuf,
+                EcdsaP256Signer::from_secret(&[seed; 32], Dialect::Tuf)
+                    .unwrap()
+                    .public_key(),
+            )
+            .unwrap()
+        };
+        let spec = |k: Key| RoleSpec {
+            keys: vec![k],
+            threshold: 1,
+        };
+        let roles = [
+            (RoleType::Root, spec(key(1))),
+            (RoleType::Targets, spec(key(2))),
+            (RoleType::Snapshot, spec(key(2))),
+            (RoleType::Timestamp, spec(key(3))),
+        ]
+        .into_iter()
+        .collect();
+        let exp = t("2030-01-01T00:00:00Z");
+        let v1: Root =
+            serde_json::from_value(root(Dialect::Tuf, 1, exp, &roles).unwrap().signed().clone())
+                .unwrap();
+        let v2: Root = serde_json::from_value(
+            rotate_root(Dialect::Tuf, &v1, RoleType::Targets, &[key(4)], None, exp)
+                .unwrap()
+                .signed()
+                .clone(),
+        )
+        .unwrap();
+        assert_eq!(v2.version, 2);
+        let new_id = key_id(Dialect::Tuf, &key(4));
+        assert_eq!(v2.roles["targets"].keyids(), [new_id]);
+        assert_eq!(v2.roles["snapshot"].keyids(), v1.roles["snapshot"].keyids());
+        assert_eq!(v2.keys.len(), 4, "key 2 is still used by snapshot");
+        let v3: Root = serde_json::from_value(
+            rotate_root(Dialect::Tuf, &v2, RoleType::Snapshot, &[key(4)], None, exp)
+                .unwrap()
+                .signed()
+                .clone(),
+        )
+        .unwrap();
+        assert_eq!(v3.keys.len(), 3, "key 2 is gone once nothing uses it");
+        let v4: Root = serde_json::from_value(
+            rotate_root(
+                Dialect::Tuf,
+                &v3,
+                RoleType::Root,
+                &[key(5), key(6)],
+                Some(2),
+                exp,
+            )
+            .unwrap()
+            .signed()
+            .clone(),
+        )
+        .unwrap();
+        assert_eq!(v4.roles["root"].threshold, 2);
+        assert_eq!(v4.roles["root"].keyids().len(), 2);
     }
 
     #[test]

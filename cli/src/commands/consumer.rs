@@ -18,6 +18,7 @@ use notus_tuf::metadata::TargetFile;
 use serde::Serialize;
 
 use super::Context;
+use crate::home::Collection;
 use crate::remote::Remote;
 use crate::transport::{Http, Transport};
 use crate::updater::{Limits, Updater, check_target, write_atomic};
@@ -70,7 +71,17 @@ fn ensure_pin(ctx: &Context, gun: &str, remote: &Remote, trust: &TrustArgs) -> R
         }
     }
     std::fs::create_dir_all(&dir)?;
-    write_atomic(&dir.join("root.json"), &bytes)
+    write_atomic(&dir.join("root.json"), &bytes)?;
+    // Remember where the collection lives, so later commands need no --server.
+    if ctx.home.collection(gun)?.is_none() {
+        ctx.home.save_collection(&Collection {
+            gun: gun.to_owned(),
+            format: set.dialect().as_str().to_owned(),
+            server: remote.base().to_owned(),
+            keys: Default::default(),
+        })?;
+    }
+    Ok(())
 }
 
 /// An updater for `gun`, refreshed, with its root pinned (see the module docs).

@@ -62,6 +62,14 @@ pub enum KeyCommand {
     },
     /// List the key files in this home and the keys collections use.
     List,
+    /// Give a top-level role new keys: a new root, signed by the current root keys (and the new
+    /// ones for root), published at once unless --stage.
+    ///
+    /// Examples:
+    ///   notus key rotate example.com/app targets
+    ///   notus key rotate example.com/app snapshot -r      # the server signs snapshots
+    ///   notus key rotate example.com/app root --key pkcs11:token=A;object=r --key pkcs11:token=B;object=r --threshold 2
+    Rotate(super::rotate::RotateArgs),
     /// Delete a key file (keys on tokens are removed with the token's own tools).
     ///
     /// Example: notus key remove file:<fingerprint>
@@ -149,6 +157,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> Result<()> {
                 s
             })
         }
+        KeyCommand::Rotate(a) => super::rotate::run(ctx, a),
         KeyCommand::Remove { key } => match KeyRef::parse(&key)? {
             KeyRef::File { fingerprint } => {
                 let used: Vec<String> = ctx

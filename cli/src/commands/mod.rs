@@ -13,7 +13,9 @@ use crate::keys::{Keyring, pkcs11};
 pub mod consumer;
 pub mod delegation;
 pub mod key;
+pub mod publish;
 pub mod publisher;
+pub mod rotate;
 
 /// How read commands print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
-use notus_tuf::build::MetaInput;
 use notus_tuf::editor::{self, Change, RoleSpec};
 use notus_tuf::keys::key_from_public;
 use notus_tuf::metadata::{Hashes, TargetFile};
@@ -21,15 +20,10 @@ use super::Context;
 use super::key::KeyPlacement;
 use crate::home::{Collection, check_gun};
 use crate::keys::{KeyRef, Keyring};
-use crate::remote::{Refused, Remote};
-use crate::transport::Http;
-use crate::updater::{Limits, Updater, write_atomic};
+use crate::remote::Remote;
 
 /// Notary's default lifetimes: root 10 years, targets and snapshot 3 years.
-const ROOT_LIFETIME_DAYS: i64 = 3650;
-const TARGETS_LIFETIME_DAYS: i64 = 3 * 365;
-/// Attempts when another publisher keeps winning the race.
-const PUBLISH_ATTEMPTS: usize = 4;
+pub(super) const ROOT_LIFETIME_DAYS: i64 = 3650;
 
 /// `notus init`.
 #[derive(Args, Debug)]
@@ -110,7 +104,7 @@ pub struct AddHashArgs {
     pub role: String,
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     crate::now()
 }
 
@@ -120,19 +114,26 @@ fn parse_custom(custom: Option<&str>) -> Result<Option<serde_json::Value>> {
         .transpose()
 }
 
-fn known(ctx: &Context, gun: &str) -> Result<Collection> {
+pub(super) fn known(ctx: &Context, gun: &str) -> Result<Collection> {
     ctx.home.collection(gun)?.ok_or_else(|| {
         anyhow!("this home does not publish {gun}: run `notus init {gun}` first (or set --home)")
     })
 }
 
-fn signers(ring: &mut Keyring, refs: &[String], dialect: Dialect) -> Result<Vec<Box<dyn Signer>>> {
+pub(super) fn signers(
+    ring: &mut Keyring,
+    refs: &[String],
+    dialect: Dialect,
+) -> Result<Vec<Box<dyn Signer>>> {
     refs.iter()
         .map(|r| ring.signer(&KeyRef::parse(r)?, dialect))
         .collect()
 }
 
-fn sign(unsigned: notus_tuf::UnsignedMetadata, signers: &[Box<dyn Signer>]) -> Result<Vec<u8>> {
+pub(super) fn sign(
+    unsigned: notus_tuf::UnsignedMetadata,
+    signers: &[Box<dyn Signer>],
+) -> Result<Vec<u8>> {
     let refs: Vec<&dyn Signer> = signers.iter().map(|s| s.as_ref()).collect();
     Ok(unsigned.sign_with(&refs)?)
 }
@@ -228,9 +229,7 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
         &specs,
     )?;
     let root_bytes = sign(root, &root_signers)?;
-    let pending = ctx.home.pending_root_path(&a.gun)?;
-    std::fs::create_dir_all(pending.parent().expect("has a parent"))?;
-    write_atomic(&pending, &root_bytes)?;
+    super::publish::stage_root(ctx, &a.gun, &root_bytes, &Default::default())?;
     ctx.home.save_collection(&Collection {
         gun: a.gun.clone(),
         format: "tuf".into(),
@@ -239,7 +238,7 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
     })?;
     eprintln!("initialised {} (TUF 1.0); root v1 signed", a.gun);
     if a.publish {
-        publish_with(ctx, &mut ring, &a.gun)?;
+        super::publish::publish_with(ctx, &mut ring, &a.gun, &Default::default())?;
     } else {
         eprintln!("publish it with: notus publish {}", a.gun);
     }
@@ -381,185 +380,4 @@ pub fn reset(ctx: &Context, gun: &str) -> Result<()> {
     ctx.home.save_changelist(gun, &[])?;
     eprintln!("cleared the staged changes of {gun}");
     Ok(())
-}
-
-/// `notus publish`: replay the staged changes on the latest verified state, sign and upload.
-pub fn publish(ctx: &Context, gun: &str) -> Result<()> {
-    publish_with(ctx, &mut ctx.keyring(), gun)
-}
-
-/// [`publish`] with the process's keyring (one PKCS#11 context per process).
-fn publish_with(ctx: &Context, ring: &mut Keyring, gun: &str) -> Result<()> {
-    let collection = known(ctx, gun)?;
-    let server = ctx.server_for(Some(&collection))?;
-    let remote = Remote::new(&server);
-    let changes = ctx.home.changelist(gun)?;
-    let pending = ctx.home.pending_root_path(gun)?;
-    let metadata_dir = ctx.home.metadata_dir(gun)?;
-
-    if pending.exists() {
-        // First publish: root v1 with the changed roles and (unless the server signs
-        // snapshots) snapshot v1.
-        let root = std::fs::read(&pending)?;
-        let mut files = vec![("root".to_owned(), root.clone())];
-        files.extend(sign_changes(ring, &collection, None, &changes)?);
-        remote.publish(gun, &as_parts(&files))?;
-        std::fs::create_dir_all(&metadata_dir)?;
-        write_atomic(&metadata_dir.join("root.json"), &root)?;
-        std::fs::remove_file(&pending)?;
-    } else {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let http = Http::new(std::time::Duration::from_secs(60));
-            let mut up = Updater::new(
-                &metadata_dir,
-                &remote.metadata_url(gun),
-                &http,
-                now(),
-                Limits::default(),
-            )?;
-            up.refresh()
-                .context("bringing the trusted state up to date before publishing")?;
-            // Load every reachable role: changes may touch delegated ones.
-            up.all_targets()?;
-            let files = sign_changes(ring, &collection, Some(up.trusted()), &changes)?;
-            if files.is_empty() {
-                eprintln!("nothing to publish for {gun}: the repository already has these changes");
-                break;
-            }
-            match remote.publish(gun, &as_parts(&files)) {
-                Ok(()) => break,
-                Err(e)
-                    if attempt < PUBLISH_ATTEMPTS
-                        && e.downcast_ref::<Refused>()
-                            .is_some_and(|r| r.code == "VERSION") =>
-                {
-                    eprintln!("another publish landed first; rebasing on it (attempt {attempt})");
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    ctx.home.save_changelist(gun, &[])?;
-    // Read back what the server now serves, through the client workflow: the publisher's cache
-    // is then current, and a server that mangled the upload is caught here.
-    let http = Http::new(std::time::Duration::from_secs(60));
-    let mut up = Updater::new(
-        &metadata_dir,
-        &remote.metadata_url(gun),
-        &http,
-        now(),
-        Limits::default(),
-    )?;
-    up.refresh()
-        .and_then(|()| up.all_targets().map(drop))
-        .context("the published metadata did not verify when read back")?;
-    eprintln!("published {gun}");
-    Ok(())
-}
-
-fn as_parts(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
-    files
-        .iter()
-        .map(|(r, b)| (r.as_str(), b.as_slice()))
-        .collect()
-}
-
-/// Replay `changes` on the trusted state (`None`: a collection not yet published), sign every
-/// role that changed with this home's keys for it, and the snapshot when this home holds the
-/// snapshot key. Returns the files to upload (empty when nothing changed).
-fn sign_changes(
-    ring: &mut Keyring,
-    collection: &Collection,
-    trusted: Option<&notus_tuf::client::TrustedMetadataSet>,
-    changes: &[Change],
-) -> Result<Vec<(String, Vec<u8>)>> {
-    let dialect = collection.dialect()?;
-    let expires = now() + Duration::days(TARGETS_LIFETIME_DAYS);
-    // Roles in the order first touched; `targets` always first on a first publish.
-    let mut roles: Vec<String> = Vec::new();
-    if trusted.is_none() {
-        roles.push("targets".into());
-    }
-    for c in changes {
-        if !roles.iter().any(|r| r == c.role()) {
-            roles.push(c.role().to_owned());
-        }
-    }
-    let mut files = Vec::new();
-    let mut versions = Vec::new();
-    for role in &roles {
-        let current = trusted.and_then(|t| t.targets(role)).map(|s| &s.value);
-        let mut map = current.map(|t| t.targets.clone()).unwrap_or_default();
-        let mut delegations = current.and_then(|t| t.delegations.clone());
-        let changed = editor::apply(dialect, role, &mut map, &mut delegations, changes);
-        if !changed && current.is_some() {
-            continue;
-        }
-        if role != "targets" && current.is_none() && !delegated(trusted, changes, role) {
-            bail!(
-                "{role} is not a delegated role of {}: add it with `notus delegation add`",
-                collection.gun
-            );
-        }
-        if let Some(t) = trusted
-            && let Some(parent) = t.delegator_of(role)
-            && let Some(entry) = t
-                .targets(parent)
-                .and_then(|p| p.value.delegations.as_ref())
-                .and_then(|d| d.find(role))
-            && let Some(outside) = map.keys().find(|p| !entry.allows(dialect, role, p))
-        {
-            bail!(
-                "{outside} is outside the paths delegated to {role}; stage it in another role \
-                 or widen the delegation (notus delegation add … --paths)"
-            );
-        }
-        let version = current.map_or(1, |t| t.version + 1);
-        let refs = collection.keys.get(role).ok_or_else(|| {
-            anyhow!(
-                "this home holds no key for {role} of {}; it cannot publish that role",
-                collection.gun
-            )
-        })?;
-        let s = signers(ring, refs, dialect)?;
-        let bytes = sign(
-            editor::targets(dialect, version, expires, map, delegations)?,
-            &s,
-        )?;
-        files.push((role.clone(), bytes));
-        versions.push(version);
-    }
-    if files.is_empty() {
-        return Ok(files);
-    }
-    if let Some(refs) = collection.keys.get("snapshot") {
-        let inputs: Vec<MetaInput> = files
-            .iter()
-            .zip(&versions)
-            .map(|((role, bytes), v)| MetaInput {
-                role,
-                bytes,
-                version: *v,
-            })
-            .collect();
-        let prev = trusted.and_then(|t| t.snapshot()).map(|s| &s.value);
-        let s = signers(ring, refs, dialect)?;
-        let snapshot = sign(editor::next_snapshot(dialect, prev, expires, &inputs)?, &s)?;
-        files.push(("snapshot".into(), snapshot));
-    }
-    Ok(files)
-}
-
-/// Whether `role` is delegated by the trusted state or by a staged change.
-fn delegated(
-    trusted: Option<&notus_tuf::client::TrustedMetadataSet>,
-    changes: &[Change],
-    role: &str,
-) -> bool {
-    changes
-        .iter()
-        .any(|c| matches!(c, Change::Delegate { name, .. } if name == role))
-        || trusted.is_some_and(|t| t.delegator_of(role).is_some())
 }
