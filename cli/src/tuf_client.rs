@@ -76,8 +76,14 @@ pub fn run(args: TufClientArgs) -> Result<()> {
 fn init(dir: &Path, root: &Path) -> Result<()> {
     let bytes = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
     // Refuse a root that cannot start a chain of trust now, rather than at the first refresh.
-    TrustedMetadataSet::new(&bytes, crate::now())
+    let set = TrustedMetadataSet::new(&bytes, crate::now())
         .with_context(|| format!("{} is not a self-signed root", root.display()))?;
+    if set.dialect() != notus_tuf::Dialect::Tuf {
+        bail!(
+            "the conformance client speaks TUF 1.0; {} is a Notary root",
+            root.display()
+        );
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_atomic(&dir.join("root.json"), &bytes)
 }
@@ -111,7 +117,7 @@ fn download(args: &TufClientArgs) -> Result<()> {
             .with_context(|| format!("no trusted role lists the target {name:?}"))?;
         // One file per target path, the same name on every run (python-tuf's layout).
         let dest = target_dir.join(quote_all(name));
-        if Updater::<Http>::is_cached(&info, &dest) {
+        if updater.is_cached(&info, &dest) {
             continue;
         }
         updater.download(name, &info, base_url, &dest)?;

@@ -105,12 +105,6 @@ impl<'t, T: Transport> Updater<'t, T> {
             .with_context(|| format!("reading the trusted root {}", root_path.display()))?;
         let set = TrustedMetadataSet::new(&root, now)
             .with_context(|| format!("{} is not a valid trusted root", root_path.display()))?;
-        if set.dialect() != Dialect::Tuf {
-            bail!(
-                "this client speaks TUF 1.0; {} is a Notary root",
-                root_path.display()
-            );
-        }
         Ok(Updater {
             dir: dir.to_owned(),
             metadata_url: metadata_url.to_owned(),
@@ -152,6 +146,40 @@ impl<'t, T: Transport> Updater<'t, T> {
             .fetch(&join(&self.metadata_url, &name), limit)
     }
 
+    /// Fetch snapshot or a targets role as its record in the parent names it: TUF by version
+    /// under consistent snapshots (`3.targets.json`, role name percent-encoded), else by plain
+    /// name; Notary by hash (`targets/releases.<sha256 hex>.json`, as notary-server and Notus
+    /// serve it).
+    fn fetch_role(
+        &self,
+        role: &str,
+        meta: &notus_tuf::metadata::MetaFile,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
+        match self.set.dialect() {
+            Dialect::Notary => {
+                let b64 = meta
+                    .hashes
+                    .as_ref()
+                    .and_then(|h| h.get("sha256"))
+                    .ok_or_else(|| anyhow!("the record of {role} has no sha256"))?;
+                let hash = hex::encode(Dialect::Notary.decode_bytes(b64, "hashes")?);
+                let name = format!("{}.{hash}.json", quote_path(role));
+                Ok(self
+                    .transport
+                    .fetch(&join(&self.metadata_url, &name), limit)?)
+            }
+            _ => {
+                let version = if self.consistent_snapshot() {
+                    meta.version
+                } else {
+                    None
+                };
+                Ok(self.fetch_metadata(role, version, limit)?)
+            }
+        }
+    }
+
     fn consistent_snapshot(&self) -> bool {
         self.set.root().value.consistent_snapshot.unwrap_or(false)
     }
@@ -162,6 +190,11 @@ impl<'t, T: Transport> Updater<'t, T> {
         self.load_root()?;
         self.load_timestamp()?;
         self.load_snapshot()?;
+        // Notary's snapshot names the current root: a mismatch after walking the chain means
+        // the repository's root is not one this client could reach.
+        if self.set.snapshot_root_hash_matches() == Some(false) {
+            bail!("the snapshot names a root other than the newest one this client could verify");
+        }
         self.load_targets("targets", "root")?;
         Ok(())
     }
@@ -207,6 +240,7 @@ impl<'t, T: Transport> Updater<'t, T> {
         {
             return Ok(());
         }
+        let dialect = self.set.dialect();
         let ts = self
             .set
             .timestamp()
@@ -214,15 +248,11 @@ impl<'t, T: Transport> Updater<'t, T> {
         let meta = ts
             .value
             .meta
-            .get("snapshot.json")
-            .ok_or_else(|| anyhow!("timestamp does not describe snapshot.json"))?;
+            .get(&dialect.meta_key("snapshot"))
+            .ok_or_else(|| anyhow!("the timestamp does not describe the snapshot"))?
+            .clone();
         let limit = meta.length.unwrap_or(self.limits.snapshot_max_length);
-        let version = if self.consistent_snapshot() {
-            meta.version
-        } else {
-            None
-        };
-        let data = self.fetch_metadata("snapshot", version, limit)?;
+        let data = self.fetch_role("snapshot", &meta, limit)?;
         self.set.update_snapshot(&data, false).context("snapshot")?;
         self.persist("snapshot", &data)
     }
@@ -248,15 +278,11 @@ impl<'t, T: Transport> Updater<'t, T> {
         let meta = snapshot
             .value
             .meta
-            .get(&format!("{role}.json"))
-            .ok_or_else(|| anyhow!("role {role} is delegated but not listed in the snapshot"))?;
+            .get(&self.set.dialect().meta_key(role))
+            .ok_or_else(|| anyhow!("role {role} is delegated but not listed in the snapshot"))?
+            .clone();
         let limit = meta.length.unwrap_or(self.limits.targets_max_length);
-        let version = if self.consistent_snapshot() {
-            meta.version
-        } else {
-            None
-        };
-        let data = self.fetch_metadata(role, version, limit)?;
+        let data = self.fetch_role(role, &meta, limit)?;
         self.set
             .update_delegated_targets(&data, role, delegator)
             .with_context(|| format!("targets role {role}"))?;
@@ -280,7 +306,15 @@ impl<'t, T: Transport> Updater<'t, T> {
             if visited.contains(&role) {
                 continue;
             }
-            self.load_targets(&role, &delegator)?;
+            if let Err(e) = self.load_targets(&role, &delegator) {
+                // Notary's client skips a delegation that does not verify; TUF fails the search.
+                if role == "targets" || self.set.dialect() == Dialect::Tuf {
+                    return Err(e);
+                }
+                eprintln!("warning: skipping role {role}: {e:#}");
+                visited.insert(role);
+                continue;
+            }
             let targets = &self.set.targets(&role).expect("loaded just above").value;
             if let Some(t) = targets.targets.get(path) {
                 return Ok(Some(t.clone()));
@@ -355,8 +389,8 @@ impl<'t, T: Transport> Updater<'t, T> {
     }
 
     /// Whether `file` already holds the bytes `info` describes (then there is nothing to fetch).
-    pub fn is_cached(info: &TargetFile, file: &Path) -> bool {
-        fs::read(file).is_ok_and(|data| check_target(info, &data).is_ok())
+    pub fn is_cached(&self, info: &TargetFile, file: &Path) -> bool {
+        fs::read(file).is_ok_and(|data| check_target(self.set.dialect(), info, &data).is_ok())
     }
 
     /// Download `path` from `base_url` (with its hash prefix under consistent snapshots), check
@@ -384,7 +418,7 @@ impl<'t, T: Transport> Updater<'t, T> {
         let data = self
             .transport
             .fetch(&join(base_url, &quote_path(&remote)), info.length)?;
-        check_target(info, &data).with_context(|| format!("target {path}"))?;
+        check_target(self.set.dialect(), info, &data).with_context(|| format!("target {path}"))?;
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
@@ -394,12 +428,12 @@ impl<'t, T: Transport> Updater<'t, T> {
 
 /// TUF §5.7.3: the target's length and every listed hash (an algorithm the client cannot
 /// compute is a failure, never a skip).
-pub fn check_target(info: &TargetFile, data: &[u8]) -> Result<(), Rejection> {
+pub fn check_target(dialect: Dialect, info: &TargetFile, data: &[u8]) -> Result<(), Rejection> {
     if info.hashes.is_empty() {
         return Err(Rejection::invalid("target", "no hashes recorded"));
     }
     metadata::check_length_and_hashes(
-        Dialect::Tuf,
+        dialect,
         "target",
         Some(info.length),
         Some(&info.hashes),

@@ -113,6 +113,16 @@ pub fn targets(
     targets: BTreeMap<String, TargetFile>,
     delegations: Option<Delegations>,
 ) -> Result<UnsignedMetadata, DecodeError> {
+    // Notary's targets always carry a `delegations` object (Go writes the zero value).
+    let delegations = match (dialect, delegations) {
+        (Dialect::Notary, None) => Some(Delegations {
+            keys: BTreeMap::new(),
+            roles: Some(Vec::new()),
+            succinct_roles: None,
+            extra: Default::default(),
+        }),
+        (_, d) => d,
+    };
     let t = Targets {
         type_name: dialect.type_name(RoleType::Targets).to_owned(),
         spec_version: (dialect == Dialect::Tuf).then(|| SPEC_VERSION.to_owned()),

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
+use notus_tuf::Dialect;
 use notus_tuf::client::TrustedMetadataSet;
 use notus_tuf::metadata::TargetFile;
 use serde::Serialize;
@@ -109,17 +110,24 @@ pub fn open<'t>(
 #[derive(Serialize)]
 struct Row<'a> {
     name: &'a str,
-    sha256: &'a str,
+    sha256: String,
     length: u64,
     role: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     custom: Option<&'a serde_json::Value>,
 }
 
-fn row<'a>(name: &'a str, f: &'a TargetFile, role: &'a str) -> Row<'a> {
+fn row<'a>(dialect: Dialect, name: &'a str, f: &'a TargetFile, role: &'a str) -> Row<'a> {
+    // Hex for people and programs, whatever the dialect stores (Notary: base64).
+    let sha256 = f
+        .hashes
+        .get("sha256")
+        .and_then(|h| dialect.decode_bytes(h, "hashes").ok())
+        .map(hex::encode)
+        .unwrap_or_else(|| "-".into());
     Row {
         name,
-        sha256: f.hashes.get("sha256").map(String::as_str).unwrap_or("-"),
+        sha256,
         length: f.length,
         role,
         custom: f.custom.as_ref(),
@@ -131,7 +139,8 @@ pub fn list(ctx: &Context, gun: &str, trust: &TrustArgs) -> Result<()> {
     let http = Http::new(std::time::Duration::from_secs(60));
     let mut up = open(ctx, gun, trust, &http)?;
     let all = up.all_targets()?;
-    let rows: Vec<Row> = all.iter().map(|(n, f, r)| row(n, f, r)).collect();
+    let dialect = up.trusted().dialect();
+    let rows: Vec<Row> = all.iter().map(|(n, f, r)| row(dialect, n, f, r)).collect();
     ctx.emit(&rows, || {
         if rows.is_empty() {
             return format!("No targets present in {gun}\n");
@@ -161,7 +170,7 @@ pub fn lookup(ctx: &Context, gun: &str, target: &str, trust: &TrustArgs) -> Resu
     let http = Http::new(std::time::Duration::from_secs(60));
     let mut up = open(ctx, gun, trust, &http)?;
     let f = find(&mut up, gun, target)?;
-    let r = row(target, &f, "");
+    let r = row(up.trusted().dialect(), target, &f, "");
     ctx.emit(&r, || {
         format!("{} sha256:{} {}\n", r.name, r.sha256, r.length)
     })
@@ -187,7 +196,7 @@ pub fn verify(
     let http = Http::new(std::time::Duration::from_secs(60));
     let mut up = open(ctx, gun, trust, &http)?;
     let f = find(&mut up, gun, target)?;
-    check_target(&f, &data)
+    check_target(up.trusted().dialect(), &f, &data)
         .map_err(|e| anyhow!("the data does NOT match the trusted {target} of {gun}: {e}"))?;
     match file {
         None => std::io::stdout().write_all(&data)?,

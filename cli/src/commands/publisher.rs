@@ -51,6 +51,13 @@ pub struct InitArgs {
     /// Publish right away (otherwise run `notus publish GUN` later).
     #[arg(long, short = 'p')]
     pub publish: bool,
+    /// Take over publishing an existing collection (made by `notary` or another home): trust
+    /// its root (--root FILE, or --tofu) and use the keys of this home that its roles list
+    /// (e.g. after `notus key import ~/.notary/private/*.key`).
+    #[arg(long, conflicts_with_all = ["root_keys", "targets_key", "snapshot_key", "server_snapshot"])]
+    pub existing: bool,
+    #[command(flatten)]
+    pub trust: super::consumer::TrustArgs,
     #[command(flatten)]
     pub place: KeyPlacement,
 }
@@ -141,6 +148,9 @@ pub(super) fn sign(
 /// `notus init`: make (or take) the keys, build and sign root v1, remember the collection.
 pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
     check_gun(&a.gun)?;
+    if a.existing {
+        return adopt(ctx, &a.gun, &a.trust);
+    }
     if a.format == Format::Notary {
         bail!(
             "--format notary is not supported by `notus init` yet; use `notary init` for Notary \
@@ -245,6 +255,80 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// `notus init --existing`: pin the collection's root, then map this home's keys to the roles
+/// that list them.
+fn adopt(ctx: &Context, gun: &str, trust: &super::consumer::TrustArgs) -> Result<()> {
+    if ctx
+        .home
+        .collection(gun)?
+        .is_some_and(|c| !c.keys.is_empty())
+    {
+        bail!("{gun} is already initialised in this home");
+    }
+    let http = crate::transport::Http::new(std::time::Duration::from_secs(60));
+    let mut up = super::consumer::open(ctx, gun, trust, &http)?;
+    up.all_targets()?;
+    let set = up.trusted();
+    let dialect = set.dialect();
+    // Every role and the public keys it lists.
+    let mut listed: Vec<(String, notus_tuf::keys::PublicKey)> = Vec::new();
+    let root = &set.root().value;
+    for (role, r) in &root.roles {
+        for id in r.keyids() {
+            if let Some(k) = root.keys.get(id)
+                && let Ok(p) = notus_tuf::keys::parse_key(dialect, k)
+            {
+                listed.push((role.clone(), p.key));
+            }
+        }
+    }
+    for (_, t) in set.all_targets() {
+        if let Some(d) = &t.value.delegations {
+            for r in d.roles() {
+                for id in r.keyids() {
+                    if let Some(k) = d.keys.get(id)
+                        && let Ok(p) = notus_tuf::keys::parse_key(dialect, k)
+                    {
+                        listed.push((r.name.clone(), p.key));
+                    }
+                }
+            }
+        }
+    }
+    let mut ring = ctx.keyring();
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for info in ring.files().list()? {
+        if info.gun.as_deref().is_some_and(|g| g != gun) {
+            continue;
+        }
+        let r = KeyRef::File {
+            fingerprint: info.fingerprint.clone(),
+        };
+        let public = ring.signer(&r, dialect)?.public_key().clone();
+        for (role, p) in &listed {
+            if *p == public {
+                keys.entry(role.clone()).or_default().push(r.to_string());
+            }
+        }
+    }
+    if keys.is_empty() {
+        bail!(
+            "none of this home's keys is listed by {gun}'s roles: import them first \
+             (notus key import ~/.notary/private/*.key)"
+        );
+    }
+    let mut c = ctx
+        .home
+        .collection(gun)?
+        .expect("open() recorded the collection");
+    c.keys = keys;
+    ctx.home.save_collection(&c)?;
+    for (role, refs) in &c.keys {
+        eprintln!("{gun}: {role} signed with {}", refs.join(", "));
+    }
+    Ok(())
+}
+
 fn stage(ctx: &Context, gun: &str, change: Change) -> Result<()> {
     known(ctx, gun)?;
     let mut changes = ctx.home.changelist(gun)?;
@@ -262,8 +346,9 @@ fn check_role_name(role: &str) -> Result<()> {
 /// `notus add`: hash a local file and stage it as a target.
 pub fn add(ctx: &Context, a: AddArgs) -> Result<()> {
     check_role_name(&a.role)?;
+    let dialect = known(ctx, &a.gun)?.dialect()?;
     let data = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let file = editor::target_file(Dialect::Tuf, &data, parse_custom(a.custom.as_deref())?);
+    let file = editor::target_file(dialect, &data, parse_custom(a.custom.as_deref())?);
     stage(
         ctx,
         &a.gun,
@@ -285,6 +370,7 @@ pub fn add(ctx: &Context, a: AddArgs) -> Result<()> {
 /// `notus addhash`: stage a target by its hashes and length.
 pub fn addhash(ctx: &Context, a: AddHashArgs) -> Result<()> {
     check_role_name(&a.role)?;
+    let dialect = known(ctx, &a.gun)?.dialect()?;
     let mut hashes = Hashes::new();
     for (alg, v, len) in [("sha256", &a.sha256, 32), ("sha512", &a.sha512, 64)] {
         if let Some(v) = v {
@@ -292,7 +378,7 @@ pub fn addhash(ctx: &Context, a: AddHashArgs) -> Result<()> {
             if bytes.len() != len {
                 bail!("--{alg} must be {len} bytes ({} hex digits)", len * 2);
             }
-            hashes.insert(alg.into(), hex::encode(bytes));
+            hashes.insert(alg.into(), dialect.encode_bytes(&bytes));
         }
     }
     if hashes.is_empty() {

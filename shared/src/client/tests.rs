@@ -476,3 +476,26 @@ fn a_key_listed_twice_counts_once() {
         }
     ));
 }
+
+#[test]
+fn cached_snapshot_is_hash_checked_when_the_record_has_no_version() {
+    // Notary's timestamps record the snapshot by hashes alone: a stale cached snapshot must not
+    // pass as the current one just because it came from the cache.
+    let s = Sim::new();
+    let root = s.root(1);
+    let targets = s.targets(1, 30, false);
+    let old = s.snapshot(1, &[("targets", &targets, 1)], 30);
+    let new = s.snapshot(2, &[("targets", &targets, 1)], 30);
+    let (hashes, length) = crate::metadata::describe(T, &new);
+    let ts = sign(
+        T,
+        json!({"_type": "timestamp", "spec_version": "1.0.31", "expires": exp(1), "version": 2,
+               "meta": {"snapshot.json": {"length": length, "hashes": hashes}}}),
+        &[&s.timestamp],
+    );
+    let mut set = TrustedMetadataSet::new(&root, now()).unwrap();
+    set.update_timestamp(&ts).unwrap();
+    let r = rejected(set.update_snapshot(&old, true).unwrap_err());
+    assert!(matches!(r, Rejection::LengthOrHashMismatch { .. }), "{r:?}");
+    set.update_snapshot(&new, true).unwrap();
+}

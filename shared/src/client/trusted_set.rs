@@ -369,7 +369,10 @@ impl TrustedMetadataSet {
         }
         self.check_final_timestamp()?;
         let meta = self.snapshot_meta()?.clone();
-        if !trusted {
+        // A cached copy may skip the hash check only when the record names a version to hold it
+        // to (TUF); Notary's records carry hashes alone, so a stale cached snapshot would
+        // otherwise pass as current.
+        if !trusted || meta.version.is_none() {
             // §5.5.2: length and hashes as recorded by the timestamp (mix-and-match, endless data).
             metadata::check_length_and_hashes(
                 self.dialect,

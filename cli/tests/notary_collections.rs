@@ -1,0 +1,138 @@
+//! `notus` on Notary-format collections made by the real `notary` 0.7 client (Debian package
+//! `notary`) on the Notus service: a consumer reads and verifies them from an empty home; a
+//! publisher imports the Notary trust dir's keys, takes the collection over with
+//! `init --existing`, publishes, and `notary` itself sees the result.
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+use common::{Server, User, write};
+
+fn notary_available() -> bool {
+    let ok = Command::new("notary").arg("version").output().is_ok();
+    if !ok {
+        if std::env::var("NOTUS_REQUIRE_INTEROP").as_deref() == Ok("1") {
+            panic!("the notary client is not installed (apt-get install notary)");
+        }
+        eprintln!("SKIPPED: notary client not installed");
+    }
+    ok
+}
+
+/// Run the real notary client with its own trust dir.
+fn notary(trust_dir: &Path, server: &Server, args: &[&str]) -> String {
+    let config = trust_dir.join("config.json");
+    std::fs::create_dir_all(trust_dir).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"trust_dir":"{}","remote_server":{{"url":"{}"}}}}"#,
+            trust_dir.display(),
+            server.url
+        ),
+    )
+    .unwrap();
+    let out = Command::new("notary")
+        .arg("-c")
+        .arg(&config)
+        .args(args)
+        .env("NOTARY_ROOT_PASSPHRASE", "rootpass")
+        .env("NOTARY_TARGETS_PASSPHRASE", "targetspass")
+        .env("NOTARY_SNAPSHOT_PASSPHRASE", "snappass")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "notary {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn notus_reads_and_publishes_a_collection_the_notary_client_made() {
+    if !notary_available() {
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let trust = dir.path().join("notary-trust");
+    let gun = "example.com/made-by-notary";
+    notary(&trust, &server, &["init", "-p", gun]);
+    let v1 = write(dir.path(), "v1.txt", b"published by notary");
+    notary(
+        &trust,
+        &server,
+        &["add", "-p", gun, "v1", v1.to_str().unwrap()],
+    );
+
+    // A consumer with an empty home reads the Notary collection.
+    let bob = User::new(dir.path(), "bob", &server);
+    let r = bob.ok(&["list", gun, "--tofu", "-o", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        b"published by notary",
+    ));
+    assert_eq!(rows[0]["name"], "v1");
+    assert_eq!(
+        rows[0]["sha256"],
+        sha.as_str(),
+        "hex, though Notary stores base64"
+    );
+    bob.ok(&["verify", gun, "v1", v1.to_str().unwrap()]);
+    let forged = write(dir.path(), "forged", b"published by notarY");
+    bob.fails(&["verify", gun, "v1", forged.to_str().unwrap()]);
+
+    // The publisher moves to notus: import the trust dir's keys, take the collection over.
+    let mut alice = User::new(dir.path(), "alice", &server);
+    alice.env.extend([
+        ("NOTARY_ROOT_PASSPHRASE".to_owned(), "rootpass".to_owned()),
+        (
+            "NOTARY_TARGETS_PASSPHRASE".to_owned(),
+            "targetspass".to_owned(),
+        ),
+        (
+            "NOTARY_SNAPSHOT_PASSPHRASE".to_owned(),
+            "snappass".to_owned(),
+        ),
+    ]);
+    let keys: Vec<String> = std::fs::read_dir(trust.join("private"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["key", "import"];
+    args.extend(keys.iter().map(String::as_str));
+    alice.ok(&args);
+    let root = bob.root_file(gun);
+    let r = alice.ok(&["init", gun, "--existing", "--root", root.to_str().unwrap()]);
+    for role in ["root", "targets", "snapshot"] {
+        assert!(
+            r.stderr.contains(&format!("{role} signed with file:")),
+            "{}",
+            r.stderr
+        );
+    }
+    let v2 = write(dir.path(), "v2.txt", b"published by notus");
+    alice.ok(&["add", gun, "v2", v2.to_str().unwrap()]);
+    alice.ok(&["publish", gun]);
+
+    // The notary client, with its own cache, sees both; so does the notus consumer.
+    let listed = notary(&trust, &server, &["list", gun]);
+    assert!(listed.contains("v1") && listed.contains("v2"), "{listed}");
+    let r = bob.ok(&["list", gun, "-o", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    // And notary verifies what notus published.
+    let out = Command::new("notary")
+        .arg("-c")
+        .arg(trust.join("config.json"))
+        .args(["verify", gun, "v2", "-i", v2.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
