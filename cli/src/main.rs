@@ -128,6 +128,33 @@ enum Command {
         #[command(flatten)]
         trust: consumer::TrustArgs,
     },
+    /// Stage re-signing roles unchanged (new version and expiry), e.g. after their keys changed.
+    ///
+    /// Example: notus witness example.com/app targets releases
+    Witness {
+        /// Collection.
+        gun: String,
+        /// Roles to re-sign.
+        #[arg(required = true)]
+        roles: Vec<String>,
+    },
+    /// Forget a collection in this home (keys are kept); --remote also deletes it on the server.
+    ///
+    /// Example: notus delete example.com/old --remote
+    Delete {
+        /// Collection.
+        gun: String,
+        /// Delete the collection on the server too.
+        #[arg(long)]
+        remote: bool,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Example: notus completions bash > /etc/bash_completion.d/notus
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Manage signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -168,6 +195,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::TufClient(args) => tuf_client::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "notus", &mut std::io::stdout());
+            Ok(())
+        }
         command => {
             let ctx = Ctx::new(cli.home, cli.server, cli.output)?;
             match command {
@@ -191,9 +223,13 @@ fn run(cli: Cli) -> Result<()> {
                     file,
                     trust,
                 } => consumer::verify(&ctx, &gun, &target, file.as_deref(), &trust),
+                Command::Witness { gun, roles } => publisher::witness(&ctx, &gun, &roles),
+                Command::Delete { gun, remote } => publisher::delete(&ctx, &gun, remote),
                 Command::Key(k) => key::run(&ctx, k),
                 Command::Delegation(d) => delegation::run(&ctx, d),
-                Command::InspectRoot { .. } | Command::TufClient(_) => unreachable!(),
+                Command::InspectRoot { .. }
+                | Command::TufClient(_)
+                | Command::Completions { .. } => unreachable!(),
             }
         }
     }

@@ -100,6 +100,28 @@ impl Remote {
         Ok((key, public))
     }
 
+    /// Delete the collection on the server (`DELETE /v2/{gun}/_trust/tuf/`).
+    pub fn delete(&self, gun: &str) -> Result<()> {
+        let url = self.metadata_url(gun);
+        let mut resp = self
+            .agent
+            .delete(&url)
+            .call()
+            .with_context(|| format!("contacting {url}"))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        let (code, message) = notary_error(&body);
+        bail!("DELETE {url}: HTTP {status} {code}: {message}")
+    }
+
     /// POST `files` (role, bytes) to the collection in one multipart upload.
     pub fn publish(&self, gun: &str, files: &[(&str, &[u8])]) -> Result<()> {
         let boundary = boundary_for(files);

@@ -375,3 +375,123 @@ fn python_tuf_ngclient_reads_what_notus_publishes() {
         "{attacks}"
     );
 }
+
+fn targets_version(user: &User, gun: &str) -> u64 {
+    let path = user
+        .home
+        .join("tuf")
+        .join(gun)
+        .join("metadata/targets.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["signed"]["version"].as_u64().unwrap()
+}
+
+#[test]
+fn a_delegate_publishes_with_only_its_key_and_everyday_commands_work() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/team";
+    alice.ok(&["init", gun, "--publish"]);
+
+    // Dave, on his own machine, makes a key and hands alice only its public half.
+    let dave = User::new(dir.path(), "dave", &server);
+    let r = dave.ok(&[
+        "key", "generate", "--role", "releases", "--gun", gun, "-o", "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let dave_key = v["reference"].as_str().unwrap().to_owned();
+    let public = dave.ok(&["key", "export", &dave_key, "--public"]).stdout;
+    assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"), "{public}");
+    assert!(!public.contains("PRIVATE"));
+    let pubfile = write(dir.path(), "dave.pub.pem", public.as_bytes());
+    alice.ok(&[
+        "delegation",
+        "add",
+        gun,
+        "releases",
+        pubfile.to_str().unwrap(),
+        "--paths",
+        "releases/*",
+    ]);
+    alice.ok(&["publish", gun]);
+
+    // Dave takes part with only his delegation key.
+    let root = alice.root_file(gun);
+    let r = dave.ok(&["init", gun, "--existing", "--root", root.to_str().unwrap()]);
+    assert!(r.stderr.contains("releases signed with"), "{}", r.stderr);
+    let rel = write(dir.path(), "rel", b"dave's release");
+    dave.ok(&[
+        "add",
+        gun,
+        "releases/1.0",
+        rel.to_str().unwrap(),
+        "--role",
+        "releases",
+    ]);
+    // A delegate cannot sign snapshots: until the server does, the upload is refused.
+    let r = dave.fails(&["publish", gun]);
+    assert!(r.stderr.contains("snapshot -r"), "{}", r.stderr);
+    alice.ok(&["key", "rotate", gun, "snapshot", "-r"]);
+    dave.ok(&["publish", gun]);
+    // Staging is local and allowed; publishing a targets change needs the targets key.
+    dave.ok(&["add", gun, "top", rel.to_str().unwrap()]);
+    let r = dave.fails(&["publish", gun]);
+    assert!(
+        r.stderr.contains("targets needs 1 signature"),
+        "{}",
+        r.stderr
+    );
+    dave.ok(&["reset", gun]);
+    let r = alice.ok(&["list", gun, "-o", "json"]);
+    assert_eq!(names(&r.stdout), ["releases/1.0"]);
+
+    // witness: re-sign targets unchanged.
+    let before = targets_version(&alice, gun);
+    alice.ok(&["witness", gun, "targets"]);
+    assert!(alice.ok(&["status", gun]).stdout.contains("witness"));
+    alice.ok(&["publish", gun]);
+    assert_eq!(targets_version(&alice, gun), before + 1);
+
+    // key passwd: the old passphrase stops working, the new one works.
+    let keys = alice.ok(&["key", "list", "-o", "json"]).stdout;
+    let keys: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    let targets_key = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role"] == "targets")
+        .unwrap()["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut changing = User::new(dir.path(), "alice", &server);
+    changing.env.push((
+        "NOTUS_NEW_PASSPHRASE".into(),
+        "a much better passphrase".into(),
+    ));
+    changing.ok(&["key", "passwd", &targets_key]);
+    alice.ok(&["witness", gun, "targets"]);
+    let r = alice.fails(&["publish", gun]);
+    assert!(r.stderr.contains("wrong passphrase"), "{}", r.stderr);
+    let mut renewed = User::new(dir.path(), "alice", &server);
+    renewed.env = vec![
+        (
+            "NOTUS_TARGETS_PASSPHRASE".into(),
+            "a much better passphrase".into(),
+        ),
+        ("NOTUS_PASSPHRASE".into(), common::PASS.into()),
+    ];
+    renewed.ok(&["publish", gun]);
+
+    // completions, then delete everywhere.
+    let c = alice.ok(&["completions", "bash"]).stdout;
+    assert!(
+        c.contains("notus") && c.contains("delegation"),
+        "completion script"
+    );
+    alice.ok(&["delete", gun, "--remote"]);
+    assert!(!alice.home.join("tuf").join(gun).exists());
+    let r = dave.fails(&["list", gun]);
+    assert!(r.stderr.contains("404"), "{}", r.stderr);
+}

@@ -173,6 +173,12 @@ pub enum Change {
         /// Stop the search at this role (TUF).
         terminating: bool,
     },
+    /// Re-sign `role` unchanged with a new version (Notary's `witness`: keeps a role valid after
+    /// its keys or its delegator changed, or before it expires).
+    Witness {
+        /// The role to re-sign.
+        role: String,
+    },
     /// Remove the delegation of `name` from `delegator` (its keys go when nothing else uses them).
     Undelegate {
         /// The delegating role.
@@ -186,7 +192,9 @@ impl Change {
     /// The role the change applies to.
     pub fn role(&self) -> &str {
         match self {
-            Change::Add { role, .. } | Change::Remove { role, .. } => role,
+            Change::Add { role, .. } | Change::Remove { role, .. } | Change::Witness { role } => {
+                role
+            }
             Change::Delegate { delegator, .. } | Change::Undelegate { delegator, .. } => delegator,
         }
     }
@@ -228,6 +236,8 @@ pub fn apply(
                 *all_paths,
                 *terminating,
             ),
+            // Nothing to edit: the publisher re-signs the role (see `Change::Witness`).
+            Change::Witness { .. } => {}
             Change::Undelegate { name, .. } => {
                 if let Some(d) = delegations.as_mut() {
                     if let Some(roles) = d.roles.as_mut() {

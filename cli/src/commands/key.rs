@@ -70,6 +70,24 @@ pub enum KeyCommand {
     ///   notus key rotate example.com/app snapshot -r      # the server signs snapshots
     ///   notus key rotate example.com/app root --key pkcs11:token=A;object=r --key pkcs11:token=B;object=r --threshold 2
     Rotate(super::rotate::RotateArgs),
+    /// Print a key: its public key as PEM (--public, e.g. for someone's `delegation add`), or the
+    /// encrypted key file itself (file keys; still protected by the passphrase).
+    ///
+    /// Example: notus key export file:<fingerprint> --public > releases.pub.pem
+    Export {
+        /// The key reference.
+        key: String,
+        /// Only the public key.
+        #[arg(long)]
+        public: bool,
+    },
+    /// Change a key file's passphrase (new one from NOTUS_NEW_PASSPHRASE or a prompt).
+    ///
+    /// Example: notus key passwd file:<fingerprint>
+    Passwd {
+        /// The key reference.
+        key: String,
+    },
     /// Delete a key file (keys on tokens are removed with the token's own tools).
     ///
     /// Example: notus key remove file:<fingerprint>
@@ -158,6 +176,41 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> Result<()> {
             })
         }
         KeyCommand::Rotate(a) => super::rotate::run(ctx, a),
+        KeyCommand::Export { key, public } => {
+            let r = KeyRef::parse(&key)?;
+            if public {
+                use p256::pkcs8::EncodePublicKey as _;
+                let signer = ctx.keyring().signer(&r, notus_tuf::Dialect::Tuf)?;
+                let notus_tuf::keys::PublicKey::EcdsaP256(vk) = signer.public_key() else {
+                    bail!("{key} is not a P-256 key");
+                };
+                let pem = vk
+                    .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                print!("{pem}");
+                return Ok(());
+            }
+            match r {
+                KeyRef::File { fingerprint } => {
+                    print!("{}", ctx.keyring().files().encrypted_pem(&fingerprint)?);
+                    Ok(())
+                }
+                KeyRef::Pkcs11(_) => bail!("a token's private key never leaves it; use --public"),
+            }
+        }
+        KeyCommand::Passwd { key } => match KeyRef::parse(&key)? {
+            KeyRef::File { fingerprint } => {
+                let files = ctx.keyring();
+                let info = files.files().info(&fingerprint)?;
+                let new = secret::new_passphrase(&info.role)?;
+                files.files().change_passphrase(&fingerprint, &new)?;
+                eprintln!("changed the passphrase of {key}");
+                Ok(())
+            }
+            KeyRef::Pkcs11(_) => {
+                bail!("change a token's PIN with the token's tools (ykman piv access change-pin)")
+            }
+        },
         KeyCommand::Remove { key } => match KeyRef::parse(&key)? {
             KeyRef::File { fingerprint } => {
                 let used: Vec<String> = ctx

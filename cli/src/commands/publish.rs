@@ -296,7 +296,11 @@ fn prepare(
         let mut map = current.map(|t| t.targets.clone()).unwrap_or_default();
         let mut delegations = current.and_then(|t| t.delegations.clone());
         let differs = editor::apply(dialect, role, &mut map, &mut delegations, changes);
-        let forced = role == "targets" && (trusted.is_none() || targets_keys_changed);
+        let witnessed = changes
+            .iter()
+            .any(|c| matches!(c, Change::Witness { role: r } if r == role));
+        let forced =
+            witnessed || (role == "targets" && (trusted.is_none() || targets_keys_changed));
         if !differs && !forced {
             continue;
         }
@@ -538,6 +542,7 @@ pub fn publish_with(
             return Ok(());
         }
         check_thresholds(&prepared.files, dialect)?;
+        let holds_snapshot = effective_keys(&collection, &pending).contains_key("snapshot");
         match upload(&remote, gun, &prepared.files, dialect) {
             Ok(()) => break,
             Err(e)
@@ -546,6 +551,13 @@ pub fn publish_with(
                         .is_some_and(|r| r.code == "VERSION") =>
             {
                 eprintln!("another publish landed first; rebasing on it (attempt {attempt})");
+            }
+            Err(e) if !holds_snapshot && e.downcast_ref::<Refused>().is_some() => {
+                return Err(e.context(format!(
+                    "this home holds no snapshot key for {gun}, so the server must sign \
+                     snapshots: the collection's owner can arrange that with \
+                     `notus key rotate {gun} snapshot -r`"
+                )));
             }
             Err(e) => return Err(e),
         }

@@ -452,12 +452,50 @@ pub fn status(ctx: &Context, gun: &str) -> Result<()> {
                         delegator, name, ..
                     } => ("delegate", delegator, name),
                     Change::Undelegate { delegator, name } => ("undelegate", delegator, name),
+                    Change::Witness { role } => ("witness", role, role),
                 };
                 out.push_str(&format!("{op:<8} {role:<18} {path}\n"));
             }
         }
         out
     })
+}
+
+/// `notus witness`: stage re-signing roles unchanged (new version, fresh expiry).
+pub fn witness(ctx: &Context, gun: &str, roles: &[String]) -> Result<()> {
+    for r in roles {
+        check_role_name(r)?;
+        stage(ctx, gun, Change::Witness { role: r.clone() })?;
+    }
+    eprintln!(
+        "staged witnessing {}; publish with: notus publish {gun}",
+        roles.join(", ")
+    );
+    Ok(())
+}
+
+/// `notus delete`: forget the collection in this home (its keys stay); with `remote`, also
+/// delete it on the server.
+pub fn delete(ctx: &Context, gun: &str, remote: bool) -> Result<()> {
+    check_gun(gun)?;
+    let collection = ctx.home.collection(gun)?;
+    if remote {
+        let server = ctx.server_for(collection.as_ref())?;
+        Remote::new(&server).delete(gun)?;
+        eprintln!("deleted {gun} on {server}");
+    }
+    let dir = ctx.home.metadata_dir(gun)?;
+    let dir = dir
+        .parent()
+        .expect("metadata lives in the collection's directory");
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => eprintln!("removed the local data of {gun} (keys are kept)"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("no local data for {gun}")
+        }
+        Err(e) => return Err(e).with_context(|| format!("removing {}", dir.display())),
+    }
+    Ok(())
 }
 
 /// `notus reset`: drop staged changes.

@@ -234,6 +234,31 @@ impl FileStore {
         Ok(sk)
     }
 
+    /// The encrypted key file as stored (for `key export`; still protected by its passphrase).
+    pub fn encrypted_pem(&self, fingerprint: &str) -> Result<String> {
+        self.info(fingerprint)?;
+        Ok(fs::read_to_string(self.path(fingerprint))?)
+    }
+
+    /// Re-encrypt a key file under `new_pass` (asks for the current passphrase).
+    pub fn change_passphrase(&self, fingerprint: &str, new_pass: &str) -> Result<()> {
+        let info = self.info(fingerprint)?;
+        let sk = self.load(fingerprint)?;
+        let path = self.path(fingerprint);
+        let backup = path.with_extension("key.old");
+        fs::rename(&path, &backup)?;
+        match self.save(&sk, &info.role, info.gun.as_deref(), new_pass) {
+            Ok(_) => {
+                fs::remove_file(&backup)?;
+                Ok(())
+            }
+            Err(e) => {
+                fs::rename(&backup, &path)?;
+                Err(e)
+            }
+        }
+    }
+
     /// Every key file, sorted by role then fingerprint.
     pub fn list(&self) -> Result<Vec<FileKeyInfo>> {
         let mut out = Vec::new();

@@ -39,6 +39,25 @@ pub fn passphrase(role: &str, confirm: bool) -> Result<String> {
     Ok(first)
 }
 
+/// A new passphrase for `key passwd`: `NOTUS_NEW_PASSPHRASE`, else a prompt (asked twice).
+pub fn new_passphrase(role: &str) -> Result<String> {
+    if let Ok(v) = std::env::var("NOTUS_NEW_PASSPHRASE") {
+        return Ok(v);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("set NOTUS_NEW_PASSPHRASE, or run on a terminal");
+    }
+    let first = rpassword::prompt_password(format!("New passphrase for the {role} key: "))?;
+    let again = rpassword::prompt_password("Repeat the new passphrase: ")?;
+    if first != again {
+        bail!("the passphrases did not match");
+    }
+    if first.len() < 8 {
+        bail!("use a passphrase of at least 8 characters");
+    }
+    Ok(first)
+}
+
 /// The user PIN of a PKCS#11 token: `NOTUS_PKCS11_PIN`, else a prompt.
 pub fn pin(token: &str) -> Result<String> {
     if let Ok(v) = std::env::var("NOTUS_PKCS11_PIN") {
