@@ -495,3 +495,49 @@ fn a_delegate_publishes_with_only_its_key_and_everyday_commands_work() {
     let r = dave.fails(&["list", gun]);
     assert!(r.stderr.contains("404"), "{}", r.stderr);
 }
+
+#[test]
+fn targets_signed_by_an_aws_kms_key() {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        if std::env::var("NOTUS_REQUIRE_AWS").as_deref() == Ok("1") {
+            panic!("AWS_ENDPOINT_URL is not set: start the emulator (localstack/start)");
+        }
+        eprintln!("SKIPPED: no AWS endpoint (eval \"$(localstack/start)\")");
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ci = User::new(dir.path(), "ci", &server);
+    let r = ci.ok(&[
+        "key",
+        "generate",
+        "--role",
+        "targets",
+        "--aws-kms",
+        "-o",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let kms_key = v["reference"].as_str().unwrap().to_owned();
+    assert!(kms_key.starts_with("aws-kms:"), "{kms_key}");
+    let gun = "example.com/from-ci";
+    ci.ok(&["init", gun, "--targets-key", &kms_key, "--publish"]);
+    let f = write(dir.path(), "artifact", b"built and signed in CI");
+    ci.ok(&["add", gun, "artifact", f.to_str().unwrap()]);
+    ci.ok(&["publish", gun]);
+    let bob = User::new(dir.path(), "bob", &server);
+    let root = ci.root_file(gun);
+    bob.ok(&[
+        "verify",
+        gun,
+        "artifact",
+        f.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ]);
+    // No key file for the targets role: only root and snapshot are files.
+    let files = std::fs::read_dir(ci.home.join("private")).unwrap().count();
+    assert_eq!(files, 2);
+    let r = ci.fails(&["key", "export", &kms_key]);
+    assert!(r.stderr.contains("never leaves"), "{}", r.stderr);
+}

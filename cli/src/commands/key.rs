@@ -12,8 +12,11 @@ use crate::keys::{KeyRef, NewKey, fingerprint, secret};
 #[derive(Args, Debug, Clone)]
 pub struct KeyPlacement {
     /// Make keys on the PKCS#11 token with this label (a YubiKey's is usually "YubiKey PIV #…").
-    #[arg(long, value_name = "LABEL")]
+    #[arg(long, value_name = "LABEL", conflicts_with = "aws_kms")]
     pub pkcs11_token: Option<String>,
+    /// Make keys in AWS KMS (ECC_NIST_P256; the standard AWS configuration picks the account).
+    #[arg(long)]
+    pub aws_kms: bool,
     /// Object label of the new key on the token (default: notus-<role>).
     #[arg(long, value_name = "LABEL", requires = "pkcs11_token")]
     pub pkcs11_object: Option<String>,
@@ -30,6 +33,9 @@ pub struct KeyPlacement {
 impl KeyPlacement {
     /// As a [`NewKey`].
     pub fn new_key(&self) -> Result<NewKey> {
+        if self.aws_kms {
+            return Ok(NewKey::AwsKms);
+        }
         Ok(match &self.pkcs11_token {
             None => NewKey::File,
             Some(token) => NewKey::Pkcs11 {
@@ -152,7 +158,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> Result<()> {
             for c in ctx.home.collections()? {
                 for (role, refs) in &c.keys {
                     for r in refs {
-                        if r.starts_with("pkcs11:") && !rows.iter().any(|x| &x.reference == r) {
+                        if !r.starts_with("file:") && !rows.iter().any(|x| &x.reference == r) {
                             rows.push(KeyRow {
                                 reference: r.clone(),
                                 role: role.clone(),
@@ -195,7 +201,9 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> Result<()> {
                     print!("{}", ctx.keyring().files().encrypted_pem(&fingerprint)?);
                     Ok(())
                 }
-                KeyRef::Pkcs11(_) => bail!("a token's private key never leaves it; use --public"),
+                KeyRef::Pkcs11(_) | KeyRef::AwsKms { .. } => {
+                    bail!("this private key never leaves its token or KMS; use --public")
+                }
             }
         }
         KeyCommand::Passwd { key } => match KeyRef::parse(&key)? {
@@ -210,6 +218,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> Result<()> {
             KeyRef::Pkcs11(_) => {
                 bail!("change a token's PIN with the token's tools (ykman piv access change-pin)")
             }
+            KeyRef::AwsKms { .. } => bail!("KMS keys have no passphrase; access is IAM's"),
         },
         KeyCommand::Remove { key } => match KeyRef::parse(&key)? {
             KeyRef::File { fingerprint } => {
@@ -234,6 +243,9 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> Result<()> {
                 bail!(
                     "keys on a token are removed with the token's tools (e.g. ykman piv keys delete)"
                 )
+            }
+            KeyRef::AwsKms { .. } => {
+                bail!("KMS keys are scheduled for deletion in KMS (aws kms schedule-key-deletion)")
             }
         },
         KeyCommand::Import { files, role, gun } => {

@@ -163,6 +163,10 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
     }
     let server = ctx.server_for(None)?;
     let remote = Remote::new(&server);
+    // Ask the server first: if it is unreachable, no key has been made for nothing.
+    let (ts_key, _) = remote
+        .server_key(&a.gun, "timestamp", dialect)
+        .context("fetching the server's timestamp key")?;
     let mut ring = ctx.keyring();
     let how = a.place.new_key()?;
     let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -221,9 +225,6 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
         );
         keys.insert(role.as_str().into(), vec![r.to_string()]);
     }
-    let (ts_key, _) = remote
-        .server_key(&a.gun, "timestamp", dialect)
-        .context("fetching the server's timestamp key")?;
     specs.insert(
         RoleType::Timestamp,
         RoleSpec {

@@ -19,6 +19,7 @@ use notus_tuf::{Dialect, Signer};
 use sha2::{Digest, Sha256};
 
 pub mod file;
+pub mod kms;
 pub mod pkcs11;
 pub mod secret;
 
@@ -32,6 +33,11 @@ pub enum KeyRef {
     },
     /// A key on a PKCS#11 token.
     Pkcs11(pkcs11::Pkcs11Ref),
+    /// A key in AWS KMS, by key ID, ARN or `alias/…`.
+    AwsKms {
+        /// What KMS calls the key.
+        key: String,
+    },
 }
 
 impl KeyRef {
@@ -48,8 +54,17 @@ impl KeyRef {
         if s.starts_with("pkcs11:") {
             return Ok(KeyRef::Pkcs11(pkcs11::Pkcs11Ref::parse(s)?));
         }
+        if let Some(key) = s.strip_prefix("aws-kms:") {
+            if key.is_empty() || key.chars().any(char::is_whitespace) {
+                bail!("{s:?}: an AWS KMS reference is aws-kms:<key id, ARN or alias/name>");
+            }
+            return Ok(KeyRef::AwsKms {
+                key: key.to_owned(),
+            });
+        }
         bail!(
-            "{s:?} is not a key reference (expected file:<fingerprint> or pkcs11:token=…;object=…)"
+            "{s:?} is not a key reference (expected file:<fingerprint>, pkcs11:token=…;object=…, \
+             or aws-kms:<key>)"
         )
     }
 }
@@ -59,6 +74,7 @@ impl fmt::Display for KeyRef {
         match self {
             KeyRef::File { fingerprint } => write!(f, "file:{fingerprint}"),
             KeyRef::Pkcs11(r) => r.fmt(f),
+            KeyRef::AwsKms { key } => write!(f, "aws-kms:{key}"),
         }
     }
 }
@@ -83,6 +99,8 @@ pub fn spki_der(public: &PublicKey) -> Result<Vec<u8>> {
 pub enum NewKey {
     /// An encrypted key file.
     File,
+    /// A new AWS KMS key.
+    AwsKms,
     /// On the PKCS#11 token with this label, under this object label and CKA_ID.
     Pkcs11 {
         /// Token label.
@@ -101,6 +119,7 @@ pub struct Keyring {
     module_path: PathBuf,
     module: Option<Rc<pkcs11::Module>>,
     tokens: BTreeMap<String, Rc<pkcs11::Token>>,
+    kms: Option<Rc<kms::Kms>>,
     /// Key files decrypted (or made) by this process, so each passphrase is asked for and each
     /// scrypt derivation paid once per command.
     unlocked: BTreeMap<String, p256::ecdsa::SigningKey>,
@@ -114,6 +133,7 @@ impl Keyring {
             module_path: module,
             module: None,
             tokens: BTreeMap::new(),
+            kms: None,
             unlocked: BTreeMap::new(),
         }
     }
@@ -140,6 +160,15 @@ impl Keyring {
         Ok(t)
     }
 
+    fn kms(&mut self) -> Result<Rc<kms::Kms>> {
+        if let Some(k) = &self.kms {
+            return Ok(Rc::clone(k));
+        }
+        let k = kms::Kms::connect()?;
+        self.kms = Some(Rc::clone(&k));
+        Ok(k)
+    }
+
     /// Make a new P-256 key for `role` (of collection `gun`, for file keys' headers).
     pub fn generate(
         &mut self,
@@ -152,6 +181,15 @@ impl Keyring {
                 let (r, public, sk) = self.files.generate(role, gun)?;
                 self.unlocked.insert(fingerprint(&public)?, sk);
                 Ok((r, public))
+            }
+            NewKey::AwsKms => {
+                let kms = self.kms()?;
+                let id = kms.create(&format!(
+                    "notus: {role} key{}",
+                    gun.map(|g| format!(" of {g}")).unwrap_or_default()
+                ))?;
+                let public = kms.public(&id)?;
+                Ok((KeyRef::AwsKms { key: id }, public))
             }
             NewKey::Pkcs11 { token, object, id } => {
                 let object = object
@@ -178,6 +216,7 @@ impl Keyring {
                 Box::new(EcdsaP256Signer::from_secret(&sk.to_bytes(), dialect)?)
             }
             KeyRef::Pkcs11(p) => Box::new(self.token(&p.token)?.signer(p, dialect)?),
+            KeyRef::AwsKms { key } => Box::new(self.kms()?.signer(key, dialect)?),
         })
     }
 }
@@ -198,6 +237,9 @@ mod tests {
         );
         assert!(KeyRef::parse("file:xyz").is_err());
         assert!(KeyRef::parse("aws:foo").is_err());
+        let k = KeyRef::parse("aws-kms:alias/notus-ci").unwrap();
+        assert_eq!(k.to_string(), "aws-kms:alias/notus-ci");
+        assert!(KeyRef::parse("aws-kms:").is_err());
         assert!(
             KeyRef::parse("pkcs11:object=root").is_err(),
             "token is required"

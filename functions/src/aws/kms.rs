@@ -36,6 +36,11 @@ impl KmsKeys {
         &self.client
     }
 
+    /// The public key (and ARN) of `key_id` (an ID, ARN or `alias/…`), cached per process.
+    pub async fn public_key(&self, key_id: &str) -> PortResult<ServerKey> {
+        self.describe(key_id).await
+    }
+
     async fn describe(&self, key_id: &str) -> PortResult<ServerKey> {
         if let Some(k) = self.public.lock().ok().and_then(|m| m.get(key_id).cloned()) {
             return Ok(k);

@@ -7,7 +7,7 @@ mod kms;
 mod s3;
 
 pub use dynamodb::DynamoLedger;
-pub use kms::KmsKeys;
+pub use kms::{KmsKeys, create_signing_key};
 pub use s3::S3Store;
 
 use aws_config::BehaviorVersion;

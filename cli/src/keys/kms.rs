@@ -1,0 +1,92 @@
+//! Keys in AWS KMS (`aws-kms:<key id | ARN | alias/name>`), so a CI pipeline can sign targets or
+//! a delegation without any key file: `ECC_NIST_P256` keys, `Sign` over a host-computed SHA-256
+//! digest (the metadata never leaves the machine). Credentials, region and endpoint come from
+//! the standard AWS configuration (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`…), through the
+//! same adapter the service uses.
+use std::rc::Rc;
+
+use anyhow::{Result, anyhow};
+use notus_service::aws::{KmsKeys, create_signing_key};
+use notus_service::ports::KeyService as _;
+use notus_tuf::build::{RawSignature, Signer};
+use notus_tuf::keys::{PublicKey, Scheme, key_from_public, key_id};
+use notus_tuf::{Dialect, Error};
+use sha2::{Digest, Sha256};
+
+/// One KMS client for the process, with the runtime its calls run on.
+pub struct Kms {
+    rt: tokio::runtime::Runtime,
+    keys: KmsKeys,
+}
+
+impl Kms {
+    /// Load the AWS configuration (no network until the first call).
+    pub fn connect() -> Result<Rc<Kms>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let conf = rt.block_on(notus_service::aws::sdk_config());
+        Ok(Rc::new(Kms {
+            keys: KmsKeys::new(&conf, ""),
+            rt,
+        }))
+    }
+
+    /// Create a new `ECC_NIST_P256` signing key; returns its ID.
+    pub fn create(&self, description: &str) -> Result<String> {
+        Ok(self
+            .rt
+            .block_on(create_signing_key(self.keys.client(), description))?)
+    }
+
+    /// The public key of `key`.
+    pub fn public(&self, key: &str) -> Result<PublicKey> {
+        use p256::pkcs8::DecodePublicKey as _;
+        let k = self.rt.block_on(self.keys.public_key(key))?;
+        let vk = p256::ecdsa::VerifyingKey::from_public_key_der(&k.public_der)
+            .map_err(|e| anyhow!("KMS key {key} is not a P-256 key: {e}"))?;
+        Ok(PublicKey::EcdsaP256(vk))
+    }
+
+    /// A signer for `key`, presented as a key of `dialect`.
+    pub fn signer(self: &Rc<Self>, key: &str, dialect: Dialect) -> Result<KmsSigner> {
+        let public = self.public(key)?;
+        let keyid = key_id(dialect, &key_from_public(dialect, &public)?);
+        Ok(KmsSigner {
+            kms: Rc::clone(self),
+            key: key.to_owned(),
+            public,
+            keyid,
+        })
+    }
+}
+
+/// Signs with one KMS key.
+pub struct KmsSigner {
+    kms: Rc<Kms>,
+    key: String,
+    public: PublicKey,
+    keyid: String,
+}
+
+impl Signer for KmsSigner {
+    fn key_id(&self) -> &str {
+        &self.keyid
+    }
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+    fn sign(&self, payload: &[u8]) -> Result<RawSignature, Error> {
+        let digest: [u8; 32] = Sha256::digest(payload).into();
+        let bytes = self
+            .kms
+            .rt
+            .block_on(self.kms.keys.sign_digest(&self.key, &digest))
+            .map_err(|e| Error::Other(format!("KMS key {} did not sign: {e}", self.key)))?;
+        Ok(RawSignature {
+            keyid: self.keyid.clone(),
+            scheme: Scheme::EcdsaP256Fixed,
+            bytes,
+        })
+    }
+}
