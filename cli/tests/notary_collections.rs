@@ -136,3 +136,50 @@ fn notus_reads_and_publishes_a_collection_the_notary_client_made() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn notus_creates_a_notary_collection_the_notary_client_follows_through_rotations() {
+    if !notary_available() {
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/made-by-notus";
+    alice.ok(&["init", gun, "--format", "notary", "--publish"]);
+    // Root lists a self-signed certificate for the collection, as notary init makes it.
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(alice.root_file(gun)).unwrap()).unwrap();
+    assert_eq!(root["signed"]["_type"], "Root");
+    let id = root["signed"]["roles"]["root"]["keyids"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(root["signed"]["keys"][id]["keytype"], "ecdsa-x509");
+    let one = write(dir.path(), "one", b"first release");
+    alice.ok(&["add", gun, "one", one.to_str().unwrap()]);
+    alice.ok(&["publish", gun]);
+
+    // The notary client trusts it on first use, lists and verifies it.
+    let trust = dir.path().join("notary-trust");
+    let listed = notary(&trust, &server, &["list", gun]);
+    assert!(listed.contains("one"), "{listed}");
+    notary(
+        &trust,
+        &server,
+        &["verify", gun, "one", "-i", one.to_str().unwrap(), "-q"],
+    );
+
+    // Root and snapshot keys rotate; notary, holding root v1, follows the chain.
+    alice.ok(&["key", "rotate", gun, "root"]);
+    alice.ok(&["key", "rotate", gun, "snapshot", "-r"]);
+    let two = write(dir.path(), "two", b"second release");
+    alice.ok(&["add", gun, "two", two.to_str().unwrap()]);
+    alice.ok(&["publish", gun]);
+    let listed = notary(&trust, &server, &["list", gun]);
+    assert!(listed.contains("one") && listed.contains("two"), "{listed}");
+    notary(
+        &trust,
+        &server,
+        &["verify", gun, "two", "-i", two.to_str().unwrap(), "-q"],
+    );
+}

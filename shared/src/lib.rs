@@ -49,6 +49,7 @@ pub mod server;
 pub mod signers;
 pub mod time;
 pub mod verify;
+pub mod x509;
 
 #[cfg(test)]
 mod testkit;

@@ -340,7 +340,7 @@ fn prepare(
     // a new root alone included).
     let client_snapshot = keys.contains_key("snapshot");
     if (!changed.is_empty() || pending_root.is_some()) && client_snapshot {
-        let inputs: Vec<MetaInput> = changed
+        let mut inputs: Vec<MetaInput> = changed
             .iter()
             .map(|(role, bytes, v)| MetaInput {
                 role,
@@ -348,6 +348,16 @@ fn prepare(
                 version: *v,
             })
             .collect();
+        // Notary's snapshot records root too.
+        if dialect == Dialect::Notary
+            && let (Some(bytes), Some(root)) = (pending_root, &new_root)
+        {
+            inputs.push(MetaInput {
+                role: "root",
+                bytes,
+                version: root.version,
+            });
+        }
         let prev = trusted.and_then(|t| t.snapshot()).map(|s| &s.value);
         let s = signers(ring, &chosen(&keys, "snapshot", only), dialect)?;
         let bytes = sign(editor::next_snapshot(dialect, prev, expires, &inputs)?, &s)?;

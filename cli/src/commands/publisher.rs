@@ -151,13 +151,10 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
     if a.existing {
         return adopt(ctx, &a.gun, &a.trust);
     }
-    if a.format == Format::Notary {
-        bail!(
-            "--format notary is not supported by `notus init` yet; use `notary init` for Notary \
-             collections, or --format tuf"
-        );
-    }
-    let dialect = Dialect::Tuf;
+    let dialect = match a.format {
+        Format::Tuf => Dialect::Tuf,
+        Format::Notary => Dialect::Notary,
+    };
     if ctx.home.collection(&a.gun)?.is_some() {
         bail!("{} is already initialised in this home", a.gun);
     }
@@ -184,13 +181,14 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
         );
     }
     let root_signers = signers(&mut ring, &root_refs, dialect)?;
+    let mut root_keys = Vec::new();
+    for s in &root_signers {
+        root_keys.push(root_key(dialect, s.as_ref(), &a.gun)?);
+    }
     specs.insert(
         RoleType::Root,
         RoleSpec {
-            keys: root_signers
-                .iter()
-                .map(|s| key_from_public(dialect, s.public_key()))
-                .collect::<Result<_, _>>()?,
+            keys: root_keys.clone(),
             threshold: a.root_threshold,
         },
     );
@@ -239,21 +237,58 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<()> {
         now() + Duration::days(ROOT_LIFETIME_DAYS),
         &specs,
     )?;
+    // Sign under the IDs root gives the keys (Notary: the certificates' IDs).
+    let key_map: BTreeMap<String, notus_tuf::metadata::Key> = root_keys
+        .iter()
+        .map(|k| (notus_tuf::keys::key_id(dialect, k), k.clone()))
+        .collect();
+    let root_signers: Vec<Box<dyn Signer>> = root_signers
+        .into_iter()
+        .map(|s| crate::keys::bind(s, &key_map, dialect))
+        .collect();
     let root_bytes = sign(root, &root_signers)?;
     super::publish::stage_root(ctx, &a.gun, &root_bytes, &Default::default())?;
     ctx.home.save_collection(&Collection {
         gun: a.gun.clone(),
-        format: "tuf".into(),
+        format: dialect.as_str().into(),
         server,
         keys,
     })?;
-    eprintln!("initialised {} (TUF 1.0); root v1 signed", a.gun);
+    let label = match dialect {
+        Dialect::Notary => "Notary 0.7",
+        _ => "TUF 1.0",
+    };
+    eprintln!("initialised {} ({label}); root v1 signed", a.gun);
     if a.publish {
         super::publish::publish_with(ctx, &mut ring, &a.gun, &Default::default())?;
     } else {
         eprintln!("publish it with: notus publish {}", a.gun);
     }
     Ok(())
+}
+
+/// How root lists a root key: TUF as the key itself; Notary as a self-signed certificate for
+/// the collection (CN = GUN, 10 years), signed by the key.
+pub(super) fn root_key(
+    dialect: Dialect,
+    signer: &dyn Signer,
+    gun: &str,
+) -> Result<notus_tuf::metadata::Key> {
+    match dialect {
+        Dialect::Notary => {
+            let mut serial = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut serial);
+            let start = now();
+            Ok(notus_tuf::x509::notary_root_key(
+                signer,
+                gun,
+                serial,
+                start,
+                start + Duration::days(ROOT_LIFETIME_DAYS),
+            )?)
+        }
+        _ => Ok(key_from_public(dialect, signer.public_key())?),
+    }
 }
 
 /// `notus init --existing`: pin the collection's root, then map this home's keys to the roles

@@ -101,7 +101,11 @@ pub fn run(ctx: &Context, a: RotateArgs) -> Result<()> {
         let mut keys = Vec::new();
         for r in &refs {
             let s = ring.signer(&KeyRef::parse(r)?, dialect)?;
-            keys.push(key_from_public(dialect, s.public_key())?);
+            keys.push(if role == RoleType::Root {
+                super::publisher::root_key(dialect, s.as_ref(), &a.gun)?
+            } else {
+                key_from_public(dialect, s.public_key())?
+            });
         }
         (keys, refs)
     };
@@ -133,7 +137,15 @@ pub fn run(ctx: &Context, a: RotateArgs) -> Result<()> {
             }
         }
     }
-    let s = signers(&mut ring, &refs, dialect)?;
+    // Each signs under the ID the current or the new root gives its key.
+    let mut key_map = current.keys.clone();
+    for k in &new_keys {
+        key_map.insert(notus_tuf::keys::key_id(dialect, k), k.clone());
+    }
+    let s: Vec<Box<dyn notus_tuf::Signer>> = signers(&mut ring, &refs, dialect)?
+        .into_iter()
+        .map(|s| crate::keys::bind(s, &key_map, dialect))
+        .collect();
     let sigs: Vec<RawSignature> = s
         .iter()
         .map(|s| s.sign(unsigned.payload()))

@@ -94,6 +94,46 @@ pub fn spki_der(public: &PublicKey) -> Result<Vec<u8>> {
     }
 }
 
+/// A signer presented under another key ID: the ID a metadata key map gives the same key
+/// material (Notary's root lists an `ecdsa-x509` certificate for the key, under the
+/// certificate's ID).
+struct Rebound {
+    inner: Box<dyn Signer>,
+    keyid: String,
+}
+
+impl Signer for Rebound {
+    fn key_id(&self) -> &str {
+        &self.keyid
+    }
+    fn public_key(&self) -> &PublicKey {
+        self.inner.public_key()
+    }
+    fn sign(&self, payload: &[u8]) -> Result<notus_tuf::RawSignature, notus_tuf::Error> {
+        let mut sig = self.inner.sign(payload)?;
+        sig.keyid = self.keyid.clone();
+        Ok(sig)
+    }
+}
+
+/// `signer`, signing under the ID `keys` gives its key material (unchanged if none does).
+pub fn bind(
+    signer: Box<dyn Signer>,
+    keys: &BTreeMap<String, notus_tuf::metadata::Key>,
+    dialect: Dialect,
+) -> Box<dyn Signer> {
+    let found = keys.iter().find(|(_, k)| {
+        notus_tuf::keys::parse_key(dialect, k).is_ok_and(|p| &p.key == signer.public_key())
+    });
+    match found {
+        Some((id, _)) if id != signer.key_id() => Box::new(Rebound {
+            keyid: id.clone(),
+            inner: signer,
+        }),
+        _ => signer,
+    }
+}
+
 /// Where a new key is made.
 #[derive(Debug, Clone)]
 pub enum NewKey {
