@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod commands;
 mod home;
 mod keys;
+mod progress;
 mod remote;
 mod transport;
 mod tuf_client;
@@ -265,7 +266,12 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let label = if progress::colour() {
+                "\x1b[1;31merror:\x1b[0m"
+            } else {
+                "error:"
+            };
+            eprintln!("{label} {e:#}");
             ExitCode::FAILURE
         }
     }

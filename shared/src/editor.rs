@@ -335,7 +335,27 @@ fn prune_keys(d: &mut Delegations) {
 /// A target record for `data` (sha256 and sha512, as Notary's client writes), with optional
 /// custom data.
 pub fn target_file(dialect: Dialect, data: &[u8], custom: Option<Value>) -> TargetFile {
-    let (hashes, length) = crate::metadata::describe(dialect, data);
+    use sha2::Digest as _;
+    target_file_from_digests(
+        dialect,
+        &sha2::Sha256::digest(data),
+        &sha2::Sha512::digest(data),
+        data.len() as u64,
+        custom,
+    )
+}
+
+/// A target record from digests computed elsewhere (e.g. while streaming a large file).
+pub fn target_file_from_digests(
+    dialect: Dialect,
+    sha256: &[u8],
+    sha512: &[u8],
+    length: u64,
+    custom: Option<Value>,
+) -> TargetFile {
+    let mut hashes = crate::metadata::Hashes::new();
+    hashes.insert("sha256".into(), dialect.encode_bytes(sha256));
+    hashes.insert("sha512".into(), dialect.encode_bytes(sha512));
     TargetFile {
         length,
         hashes,

@@ -553,7 +553,10 @@ pub fn publish_with(
         }
         check_thresholds(&prepared.files, dialect)?;
         let holds_snapshot = effective_keys(&collection, &pending).contains_key("snapshot");
-        match upload(&remote, gun, &prepared.files, dialect) {
+        let spin = crate::progress::spinner(&format!("publishing {gun}"));
+        let uploaded = upload(&remote, gun, &prepared.files, dialect);
+        spin.finish_and_clear();
+        match uploaded {
             Ok(()) => break,
             Err(e)
                 if attempt < PUBLISH_ATTEMPTS

@@ -383,8 +383,8 @@ fn check_role_name(role: &str) -> Result<()> {
 pub fn add(ctx: &Context, a: AddArgs) -> Result<()> {
     check_role_name(&a.role)?;
     let dialect = known(ctx, &a.gun)?.dialect()?;
-    let data = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let file = editor::target_file(dialect, &data, parse_custom(a.custom.as_deref())?);
+    let file = crate::progress::hash_file(&a.file, dialect, parse_custom(a.custom.as_deref())?)?;
+    let length = file.length;
     stage(
         ctx,
         &a.gun,
@@ -396,9 +396,7 @@ pub fn add(ctx: &Context, a: AddArgs) -> Result<()> {
     )?;
     eprintln!(
         "staged {} ({} bytes); publish with: notus publish {}",
-        a.target,
-        data.len(),
-        a.gun
+        a.target, length, a.gun
     );
     Ok(())
 }
