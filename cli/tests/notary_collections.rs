@@ -183,3 +183,99 @@ fn notus_creates_a_notary_collection_the_notary_client_follows_through_rotations
         &["verify", gun, "two", "-i", two.to_str().unwrap(), "-q"],
     );
 }
+
+#[test]
+fn notary_format_delegations_from_notus_and_purge() {
+    if !notary_available() {
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/notary-delegation";
+    alice.ok(&["init", gun, "--format", "notary", "--publish"]);
+    let r = alice.ok(&[
+        "key",
+        "generate",
+        "--role",
+        "targets/releases",
+        "--gun",
+        gun,
+        "-o",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let key = v["reference"].as_str().unwrap().to_owned();
+    let r = alice.fails(&[
+        "delegation",
+        "add",
+        gun,
+        "releases",
+        "--key",
+        &key,
+        "--paths",
+        "rel/",
+    ]);
+    assert!(r.stderr.contains("start with targets/"), "{}", r.stderr);
+    alice.ok(&[
+        "delegation",
+        "add",
+        gun,
+        "targets/releases",
+        "--key",
+        &key,
+        "--paths",
+        "rel/",
+    ]);
+    alice.ok(&["publish", gun]);
+    let f = write(dir.path(), "x", b"a release");
+    alice.ok(&[
+        "add",
+        gun,
+        "rel/x",
+        f.to_str().unwrap(),
+        "--role",
+        "targets/releases",
+    ]);
+    // Notary paths are prefixes: other/x is not under rel/.
+    alice.ok(&[
+        "add",
+        gun,
+        "other/x",
+        f.to_str().unwrap(),
+        "--role",
+        "targets/releases",
+    ]);
+    let r = alice.fails(&["publish", gun]);
+    assert!(r.stderr.contains("outside the paths"), "{}", r.stderr);
+    alice.ok(&["reset", gun]);
+    alice.ok(&[
+        "add",
+        gun,
+        "rel/x",
+        f.to_str().unwrap(),
+        "--role",
+        "targets/releases",
+    ]);
+    alice.ok(&["publish", gun]);
+
+    let trust = dir.path().join("notary-trust");
+    let listed = notary(&trust, &server, &["list", gun]);
+    assert!(
+        listed.contains("rel/x") && listed.contains("targets/releases"),
+        "{listed}"
+    );
+    let delegations = notary(&trust, &server, &["delegation", "list", gun]);
+    assert!(delegations.contains("rel/"), "{delegations}");
+
+    // Purge the delegate's key everywhere: its targets stop being trusted, for both clients.
+    let r = alice.ok(&["delegation", "list", gun, "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let keyid = v[0]["keyids"][0].as_str().unwrap().to_owned();
+    alice.ok(&["delegation", "purge", gun, "--key", &keyid]);
+    alice.ok(&["publish", gun]);
+    let listed = notary(&trust, &server, &["list", gun]);
+    assert!(!listed.contains("rel/x"), "{listed}");
+    let r = alice.ok(&["list", gun, "-o", "json"]);
+    assert_eq!(r.stdout.trim(), "[]");
+}

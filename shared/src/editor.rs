@@ -173,6 +173,14 @@ pub enum Change {
         /// Stop the search at this role (TUF).
         terminating: bool,
     },
+    /// Remove keys from every delegation `delegator` makes (Notary's `delegation purge`: a
+    /// compromised or departed delegate's key goes everywhere at once).
+    PurgeKeys {
+        /// The delegating role.
+        delegator: String,
+        /// Key IDs to remove.
+        keyids: Vec<String>,
+    },
     /// Re-sign `role` unchanged with a new version (Notary's `witness`: keeps a role valid after
     /// its keys or its delegator changed, or before it expires).
     Witness {
@@ -195,7 +203,9 @@ impl Change {
             Change::Add { role, .. } | Change::Remove { role, .. } | Change::Witness { role } => {
                 role
             }
-            Change::Delegate { delegator, .. } | Change::Undelegate { delegator, .. } => delegator,
+            Change::Delegate { delegator, .. }
+            | Change::Undelegate { delegator, .. }
+            | Change::PurgeKeys { delegator, .. } => delegator,
         }
     }
 }
@@ -236,6 +246,16 @@ pub fn apply(
                 *all_paths,
                 *terminating,
             ),
+            Change::PurgeKeys { keyids, .. } => {
+                if let Some(d) = delegations.as_mut() {
+                    for r in d.roles.iter_mut().flatten() {
+                        if let Some(ids) = r.keyids.as_mut() {
+                            ids.retain(|id| !keyids.contains(id));
+                        }
+                    }
+                    prune_keys(d);
+                }
+            }
             // Nothing to edit: the publisher re-signs the role (see `Change::Witness`).
             Change::Witness { .. } => {}
             Change::Undelegate { name, .. } => {
@@ -554,6 +574,25 @@ mod tests {
         assert_eq!(rel.keyids().len(), 2);
         assert_eq!(rel.paths.as_deref().unwrap(), ["rel/*", "beta/*"]);
         assert_eq!(dd.roles()[1].path_hash_prefixes.as_deref().unwrap(), [""]);
+        let k2_id = key_id(Dialect::Tuf, &k2);
+        let mut purged = d.clone();
+        let purge = vec![Change::PurgeKeys {
+            delegator: "targets".into(),
+            keyids: vec![k2_id.clone()],
+        }];
+        assert!(apply(
+            Dialect::Tuf,
+            "targets",
+            &mut m.clone(),
+            &mut purged,
+            &purge
+        ));
+        let p = purged.unwrap();
+        assert!(p.roles().iter().all(|r| !r.keyids().contains(&k2_id)));
+        assert!(
+            !p.keys.contains_key(&k2_id),
+            "a purged key leaves the key map"
+        );
         let undo = vec![Change::Undelegate {
             delegator: "targets".into(),
             name: "releases".into(),

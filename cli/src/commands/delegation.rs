@@ -59,6 +59,19 @@ pub enum DelegationCommand {
         #[arg(long, default_value = "targets")]
         delegator: String,
     },
+    /// Remove keys from every delegation in the collection (a lost or compromised delegate key),
+    /// staged for the next publish.
+    ///
+    /// Example: notus delegation purge example.com/app --key 8362fb16…
+    Purge {
+        /// Collection.
+        gun: String,
+        /// Key IDs to remove (as `delegation list` shows them).
+        #[arg(long = "key", value_name = "KEYID", required = true)]
+        keys: Vec<String>,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
     /// List the collection's trusted delegations.
     ///
     /// Example: notus delegation list example.com/app
@@ -110,6 +123,16 @@ pub fn run(ctx: &Context, cmd: DelegationCommand) -> Result<()> {
             let dialect = collection.dialect()?;
             if role == "targets" || role == "root" || role == "snapshot" || role == "timestamp" {
                 bail!("{role} is a top-level role, not a delegation");
+            }
+            if dialect == notus_tuf::Dialect::Notary {
+                // Notary names delegations by path: targets/<name>, delegated by the parent.
+                if !role.starts_with("targets/") || role.ends_with('/') {
+                    bail!("Notary delegation names start with targets/ (e.g. targets/releases)");
+                }
+                let parent = role.rsplit_once('/').map(|(p, _)| p).unwrap_or("targets");
+                if delegator != parent {
+                    bail!("in a Notary collection {role} is delegated by {parent}");
+                }
             }
             if !all_paths && paths.is_empty() {
                 bail!(
@@ -166,6 +189,40 @@ pub fn run(ctx: &Context, cmd: DelegationCommand) -> Result<()> {
             });
             ctx.home.save_changelist(&gun, &changes)?;
             eprintln!("staged the removal of {role}; publish with: notus publish {gun}");
+            Ok(())
+        }
+        DelegationCommand::Purge { gun, keys, trust } => {
+            if ctx.home.collection(&gun)?.is_none_or(|c| c.keys.is_empty()) {
+                bail!("this home does not publish {gun}");
+            }
+            let http = crate::transport::Http::new(std::time::Duration::from_secs(60));
+            let mut up = consumer::open(ctx, &gun, &trust, &http)?;
+            up.all_targets()?;
+            let mut changes = ctx.home.changelist(&gun)?;
+            let mut staged = Vec::new();
+            for (name, t) in up.trusted().all_targets() {
+                let Some(d) = &t.value.delegations else {
+                    continue;
+                };
+                if d.roles()
+                    .iter()
+                    .any(|r| r.keyids().iter().any(|k| keys.contains(k)))
+                {
+                    changes.push(Change::PurgeKeys {
+                        delegator: name.to_owned(),
+                        keyids: keys.clone(),
+                    });
+                    staged.push(name.to_owned());
+                }
+            }
+            if staged.is_empty() {
+                bail!("no delegation of {gun} lists {}", keys.join(", "));
+            }
+            ctx.home.save_changelist(&gun, &changes)?;
+            eprintln!(
+                "staged removing the key(s) from the delegations of {}; publish with: notus publish {gun}",
+                staged.join(", ")
+            );
             Ok(())
         }
         DelegationCommand::List { gun, trust } => {

@@ -67,6 +67,8 @@ pub enum KeyCommand {
         place: KeyPlacement,
     },
     /// List the key files in this home and the keys collections use.
+    ///
+    /// Example: notus key list --output json
     List,
     /// Give a top-level role new keys: a new root, signed by the current root keys (and the new
     /// ones for root), published at once unless --stage.

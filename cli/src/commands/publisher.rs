@@ -487,6 +487,7 @@ pub fn status(ctx: &Context, gun: &str) -> Result<()> {
                     } => ("delegate", delegator, name),
                     Change::Undelegate { delegator, name } => ("undelegate", delegator, name),
                     Change::Witness { role } => ("witness", role, role),
+                    Change::PurgeKeys { delegator, .. } => ("purge", delegator, delegator),
                 };
                 out.push_str(&format!("{op:<8} {role:<18} {path}\n"));
             }
