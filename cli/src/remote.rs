@@ -108,18 +108,7 @@ impl Remote {
             .delete(&url)
             .call()
             .with_context(|| format!("contacting {url}"))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(());
-        }
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_vec()
-            .unwrap_or_default();
-        let (code, message) = notary_error(&body);
-        bail!("DELETE {url}: HTTP {status} {code}: {message}")
+        check(&mut resp).map_err(|r| anyhow!("DELETE {url}: {r}"))
     }
 
     /// POST `files` (role, bytes) to the collection in one multipart upload.
@@ -133,23 +122,28 @@ impl Remote {
             .header("Content-Type", &content_type)
             .send(&body[..])
             .with_context(|| format!("contacting {url}"))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(());
-        }
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_vec()
-            .unwrap_or_default();
-        let (code, message) = notary_error(&body);
-        Err(anyhow!(Refused {
-            status,
-            code,
-            message
-        }))
+        check(&mut resp).map_err(|r| anyhow!(r))
     }
+}
+
+/// `Ok` for a 2xx answer, else the server's refusal in Notary's error format.
+fn check(resp: &mut ureq::http::Response<ureq::Body>) -> Result<(), Refused> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec()
+        .unwrap_or_default();
+    let (code, message) = notary_error(&body);
+    Err(Refused {
+        status,
+        code,
+        message,
+    })
 }
 
 /// A boundary that none of the files contains (derived from their hashes).

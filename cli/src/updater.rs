@@ -70,6 +70,13 @@ fn join(base: &str, name: &str) -> String {
 /// Write `data` to `path` atomically: a temporary file in the same directory, synced, then
 /// renamed over the old file. A crash leaves either the old or the new bytes, never a mixture.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_atomic_mode(path, data, 0o644)
+}
+
+/// [`write_atomic`] creating the file with permissions `mode` (0600 for key files: the bytes are
+/// never readable by others, not even for a moment).
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -80,7 +87,12 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         std::process::id()
     ));
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)

@@ -384,20 +384,27 @@ pub fn add(ctx: &Context, a: AddArgs) -> Result<()> {
     check_role_name(&a.role)?;
     let dialect = known(ctx, &a.gun)?.dialect()?;
     let file = crate::progress::hash_file(&a.file, dialect, parse_custom(a.custom.as_deref())?)?;
+    stage_target(ctx, &a.gun, a.role, a.target, file)
+}
+
+fn stage_target(
+    ctx: &Context,
+    gun: &str,
+    role: String,
+    path: String,
+    file: TargetFile,
+) -> Result<()> {
     let length = file.length;
     stage(
         ctx,
-        &a.gun,
+        gun,
         Change::Add {
-            role: a.role,
-            path: a.target.clone(),
+            role,
+            path: path.clone(),
             file,
         },
     )?;
-    eprintln!(
-        "staged {} ({} bytes); publish with: notus publish {}",
-        a.target, length, a.gun
-    );
+    eprintln!("staged {path} ({length} bytes); publish with: notus publish {gun}");
     Ok(())
 }
 
@@ -424,17 +431,7 @@ pub fn addhash(ctx: &Context, a: AddHashArgs) -> Result<()> {
         custom: parse_custom(a.custom.as_deref())?,
         extra: Default::default(),
     };
-    stage(
-        ctx,
-        &a.gun,
-        Change::Add {
-            role: a.role,
-            path: a.target.clone(),
-            file,
-        },
-    )?;
-    eprintln!("staged {}; publish with: notus publish {}", a.target, a.gun);
-    Ok(())
+    stage_target(ctx, &a.gun, a.role, a.target, file)
 }
 
 /// `notus remove`: stage the removal of a target.

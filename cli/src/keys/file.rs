@@ -6,8 +6,7 @@
 //! The same layout as a Notary trust dir's `private/`, so `notus key import` reads Notary's files
 //! (PBES2 with PBKDF2-HMAC-SHA1) and re-encrypts them with scrypt.
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -184,21 +183,7 @@ impl FileStore {
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))?;
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let result = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(data)?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.with_context(|| format!("writing {}", path.display()))
+        crate::updater::write_atomic_mode(path, data, 0o600)
     }
 
     /// What the file for `fingerprint` says (no passphrase needed).
