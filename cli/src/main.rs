@@ -67,7 +67,7 @@ enum Command {
         /// Target name.
         target: String,
         /// Role that lists it.
-        #[arg(long, default_value = "targets")]
+        #[arg(long, alias = "roles", default_value = "targets")]
         role: String,
     },
     /// Show staged, unpublished changes.
@@ -83,6 +83,12 @@ enum Command {
     Reset {
         /// Collection.
         gun: String,
+        /// Reset only these changes (numbers as `status` shows them); default all.
+        #[arg(long = "number", short = 'n', value_name = "N")]
+        numbers: Vec<usize>,
+        /// Reset every change (the default; accepted for Notary's users).
+        #[arg(long, conflicts_with = "numbers")]
+        all: bool,
     },
     /// Sign and upload the staged changes, rebased on the latest verified state; or export them
     /// for offline signing (--export) and upload the signed bundle later (--bundle).
@@ -211,7 +217,7 @@ fn run(cli: Cli) -> Result<()> {
                     publisher::remove(&ctx, &gun, &target, &role)
                 }
                 Command::Status { gun } => publisher::status(&ctx, &gun),
-                Command::Reset { gun } => publisher::reset(&ctx, &gun),
+                Command::Reset { gun, numbers, .. } => publisher::reset(&ctx, &gun, &numbers),
                 Command::Publish(a) => publish::publish(&ctx, &a),
                 Command::Sign(a) => publish::sign_bundle(&ctx, &a),
                 Command::List { gun, trust } => consumer::list(&ctx, &gun, &trust),

@@ -33,13 +33,30 @@ fn publish_then_read_from_an_empty_home() {
         "--custom",
         r#"{"a":1}"#,
     ]);
+    let extra = write(dir.path(), "extra", b"not meant to ship");
+    alice.ok(&[
+        "add",
+        gun,
+        "extra",
+        extra.to_str().unwrap(),
+        "--roles",
+        "targets",
+    ]);
     let st = alice.ok(&["status", gun]);
     assert!(
         st.stdout
-            .contains("add      targets            v1/app.tar.gz"),
+            .contains("0    add        targets            v1/app.tar.gz")
+            && st
+                .stdout
+                .contains("1    add        targets            extra"),
         "{}",
         st.stdout
     );
+    let r = alice.fails(&["reset", gun, "-n", "7"]);
+    assert!(r.stderr.contains("no staged change #7"), "{}", r.stderr);
+    alice.ok(&["reset", gun, "-n", "1"]);
+    let st = alice.ok(&["status", gun]);
+    assert!(!st.stdout.contains("extra") && st.stdout.contains("v1/app.tar.gz"));
     alice.ok(&["publish", gun]);
     assert!(
         alice

@@ -80,11 +80,11 @@ pub struct AddArgs {
     pub target: String,
     /// The file to describe (hashed locally; it is not uploaded).
     pub file: PathBuf,
-    /// Custom JSON attached to the target.
-    #[arg(long, value_name = "JSON")]
+    /// Custom data for the target: a JSON file, or inline JSON.
+    #[arg(long, value_name = "FILE|JSON")]
     pub custom: Option<String>,
     /// Delegated role to list it in (default: targets).
-    #[arg(long, default_value = "targets")]
+    #[arg(long, alias = "roles", default_value = "targets")]
     pub role: String,
 }
 
@@ -103,11 +103,11 @@ pub struct AddHashArgs {
     /// SHA-512, hex.
     #[arg(long, value_name = "HEX")]
     pub sha512: Option<String>,
-    /// Custom JSON attached to the target.
-    #[arg(long, value_name = "JSON")]
+    /// Custom data for the target: a JSON file, or inline JSON.
+    #[arg(long, value_name = "FILE|JSON")]
     pub custom: Option<String>,
     /// Delegated role to list it in (default: targets).
-    #[arg(long, default_value = "targets")]
+    #[arg(long, alias = "roles", default_value = "targets")]
     pub role: String,
 }
 
@@ -115,10 +115,19 @@ pub(super) fn now() -> DateTime<Utc> {
     crate::now()
 }
 
+/// `--custom`: a JSON file (as Notary's `--custom` takes) or inline JSON.
 fn parse_custom(custom: Option<&str>) -> Result<Option<serde_json::Value>> {
-    custom
-        .map(|c| serde_json::from_str(c).context("--custom must be JSON"))
-        .transpose()
+    let Some(c) = custom else {
+        return Ok(None);
+    };
+    let path = std::path::Path::new(c);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path).with_context(|| format!("reading {c}"))?
+    } else {
+        c.to_owned()
+    };
+    let v = serde_json::from_str(&text).context("--custom must be a JSON file or inline JSON")?;
+    Ok(Some(v))
 }
 
 pub(super) fn known(ctx: &Context, gun: &str) -> Result<Collection> {
@@ -474,8 +483,11 @@ pub fn status(ctx: &Context, gun: &str) -> Result<()> {
             out.push_str(&format!("No unpublished changes for {gun}\n"));
         } else {
             out.push_str(&format!("Unpublished changes for {gun}:\n\n"));
-            out.push_str(&format!("{:<8} {:<18} {}\n", "ACTION", "ROLE", "TARGET"));
-            for c in &changes {
+            out.push_str(&format!(
+                "{:<4} {:<10} {:<18} {}\n",
+                "#", "ACTION", "ROLE", "TARGET"
+            ));
+            for (i, c) in changes.iter().enumerate() {
                 let (op, role, path) = match c {
                     Change::Add { role, path, .. } => ("add", role, path),
                     Change::Remove { role, path } => ("remove", role, path),
@@ -486,7 +498,7 @@ pub fn status(ctx: &Context, gun: &str) -> Result<()> {
                     Change::Witness { role } => ("witness", role, role),
                     Change::PurgeKeys { delegator, .. } => ("purge", delegator, delegator),
                 };
-                out.push_str(&format!("{op:<8} {role:<18} {path}\n"));
+                out.push_str(&format!("{i:<4} {op:<10} {role:<18} {path}\n"));
             }
         }
         out
@@ -530,10 +542,20 @@ pub fn delete(ctx: &Context, gun: &str, remote: bool) -> Result<()> {
     Ok(())
 }
 
-/// `notus reset`: drop staged changes.
-pub fn reset(ctx: &Context, gun: &str) -> Result<()> {
+/// `notus reset`: drop all staged changes, or those numbered `only` (as `status` numbers them).
+pub fn reset(ctx: &Context, gun: &str, only: &[usize]) -> Result<()> {
     known(ctx, gun)?;
-    ctx.home.save_changelist(gun, &[])?;
-    eprintln!("cleared the staged changes of {gun}");
+    let changes = ctx.home.changelist(gun)?;
+    if let Some(n) = only.iter().find(|n| **n >= changes.len()) {
+        bail!("there is no staged change #{n} (see `notus status {gun}`)");
+    }
+    let kept: Vec<Change> = changes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !only.is_empty() && !only.contains(i))
+        .map(|(_, c)| c)
+        .collect();
+    ctx.home.save_changelist(gun, &kept)?;
+    eprintln!("reset the staged changes of {gun} ({} left)", kept.len());
     Ok(())
 }
