@@ -493,3 +493,100 @@ fn notary_command_matrix_against_aws_server_on_emulator() {
     ]);
     matrix(&url);
 }
+
+/// The notary-server upload probe (tests/notary/validation_tests.py, 42 cases) against Notus:
+/// every case must get notary-server's status and error code (recorded with notary-signer in
+/// tests/notary/validation_results_signer.json), except where Notus is stricter on purpose
+/// (docs/compatibility.md).
+fn differential(url: &str, gun: &str) {
+    let Some(python) = notus_e2e::python() else {
+        return;
+    };
+    let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/notary");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results.json");
+    let run = Command::new(python)
+        .arg(probe.join("validation_tests.py"))
+        .args([url, gun])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let read = |p: &Path| -> Vec<serde_json::Value> {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let expected = read(&probe.join("validation_results_signer.json"));
+    let got = read(&out);
+    assert_eq!(expected.len(), got.len());
+    let outcome = |v: &serde_json::Value| {
+        let body: serde_json::Value =
+            serde_json::from_str(v["body"].as_str().unwrap_or("")).unwrap_or_default();
+        (
+            v["status"].as_u64().unwrap(),
+            body["errors"][0]["code"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    // Notus refuses a target outside its delegation's paths (notary-server stores it).
+    let stricter = [(
+        "delegation with target outside its paths (server view)",
+        (400u64, "INVALID_UPDATE"),
+    )];
+    let mut differ = Vec::new();
+    for (e, g) in expected.iter().zip(&got) {
+        let case = e["case"].as_str().unwrap();
+        assert_eq!(case, g["case"].as_str().unwrap());
+        let (want, have) = (outcome(e), outcome(g));
+        match stricter.iter().find(|(c, _)| *c == case) {
+            Some((_, (status, code))) => assert_eq!(
+                (have.0, have.1.as_str()),
+                (*status, *code),
+                "{case}: the documented stricter answer"
+            ),
+            None if want != have => differ.push(format!("{case}: notary {want:?}, notus {have:?}")),
+            None => {}
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "differences from notary-server:\n{}",
+        differ.join("\n")
+    );
+    eprintln!(
+        "{} probe cases: notary-server's outcome on every one",
+        got.len()
+    );
+}
+
+#[test]
+fn notary_server_upload_probe_against_embedded_server() {
+    let data = tempfile::tempdir().unwrap();
+    let (_server, url) = start(&["--data-dir", data.path().to_str().unwrap()]);
+    differential(&url, "example.com/val");
+}
+
+#[test]
+fn notary_server_upload_probe_against_aws_server_on_emulator() {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        assert!(
+            std::env::var("NOTUS_REQUIRE_AWS").as_deref() != Ok("1"),
+            "emulator required"
+        );
+        return;
+    }
+    let suffix = format!("v{}", std::process::id());
+    let (_server, url) = start(&[
+        "--aws",
+        "--create-missing",
+        "--bucket",
+        &format!("notus-probe-{suffix}"),
+        "--table",
+        &format!("notus-probe-{suffix}"),
+        "--kms-key",
+        &format!("alias/notus-probe-{suffix}"),
+    ]);
+    differential(&url, "example.com/val");
+}

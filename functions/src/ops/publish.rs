@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use notus_tuf::RoleType;
 use notus_tuf::build;
 use notus_tuf::server::{
-    HeldKeys, NotaryError, SnapshotPlan, Upload, UploadError, held_key, parse_role_filename,
-    uploads_from_multipart, validate_update,
+    HeldKeys, NotaryError, SnapshotPlan, UploadError, held_key, uploads_from_multipart,
+    validate_update,
 };
 
 use super::store::{
@@ -44,24 +44,6 @@ pub fn held_keys(keys: &KeyAssignments) -> ApiResult<HeldKeys> {
     })
 }
 
-/// Whether every uploaded file is already the head's (a client repeating a publish whose
-/// response it lost): then the publish is done, once the served state is repaired.
-fn already_applied(uploads: &[Upload], head: &Head) -> bool {
-    let mut any = false;
-    for u in uploads {
-        let role = parse_role_filename(&u.filename);
-        if role == "timestamp" {
-            continue;
-        }
-        let sha = hex::encode(notus_tuf::metadata::sha256(&u.data));
-        match head.roles.get(role) {
-            Some(rec) if rec.sha256 == sha => any = true,
-            _ => return false,
-        }
-    }
-    any
-}
-
 /// Publish an upload to `gun`.
 pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) -> ApiResult<()> {
     if body.len() > svc.config.max_upload_bytes {
@@ -85,12 +67,11 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
         Some(h) => load_files(svc, gun, h, None).await?,
         None => BTreeMap::new(),
     };
+    // A publish interrupted after its ledger commit is finished here, by whoever comes next.
+    // Repeating that upload then answers `VERSION`, as notary-server answers any upload of
+    // versions it already holds; the collection is complete either way.
     if let Some(h) = &head {
         repair(svc, gun, h, &files).await?;
-        if already_applied(&uploads, h) {
-            tracing::info!(gun, seq = h.seq, "upload already applied");
-            return Ok(());
-        }
     }
 
     let keys = svc.ledger.keys(gun).await.map_err(backend)?;
