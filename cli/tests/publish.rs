@@ -300,10 +300,20 @@ fn place_target(dir: &Path, name: &str, data: &[u8]) {
 
 #[test]
 fn python_tuf_ngclient_reads_what_notus_publishes() {
+    ngclient_reads(Server::start());
+}
+
+#[test]
+fn python_tuf_ngclient_reads_what_notus_publishes_on_aws_adapters() {
+    if let Some(server) = Server::start_aws("ngclient") {
+        ngclient_reads(server);
+    }
+}
+
+fn ngclient_reads(server: Server) {
     let Some(python) = notus_e2e::python() else {
         return;
     };
-    let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let alice = User::new(dir.path(), "alice", &server);
     let gun = "example.com/pytuf";

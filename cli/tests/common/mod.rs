@@ -21,6 +21,41 @@ impl Server {
     pub fn start() -> Server {
         let data = tempfile::tempdir().unwrap();
         let svc = embedded_service(data.path(), Config::default()).unwrap();
+        Self::serve(svc, data)
+    }
+
+    /// The service on S3, DynamoDB and KMS at the emulator (`AWS_ENDPOINT_URL`), with resources
+    /// of its own; `None` (skip) without an emulator unless `NOTUS_REQUIRE_AWS=1`.
+    pub fn start_aws(tag: &str) -> Option<Server> {
+        if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+            assert!(
+                std::env::var("NOTUS_REQUIRE_AWS").as_deref() != Ok("1"),
+                "AWS_ENDPOINT_URL is not set: start the emulator (localstack/start)"
+            );
+            eprintln!("SKIPPED: no AWS endpoint");
+            return None;
+        }
+        let name = format!("notus-cli-{tag}-{}", std::process::id());
+        let args = notus_service::settings::AwsArgs {
+            bucket: name.clone(),
+            table: name.clone(),
+            kms_key: format!("alias/{name}"),
+            create_missing: true,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let svc = rt
+            .block_on(notus_service::settings::aws_service(
+                &args,
+                Config::default(),
+            ))
+            .unwrap();
+        Some(Self::serve(svc, tempfile::tempdir().unwrap()))
+    }
+
+    fn serve(svc: notus_service::Service, data: tempfile::TempDir) -> Server {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}", std_listener.local_addr().unwrap());
