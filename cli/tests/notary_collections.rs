@@ -279,3 +279,76 @@ fn notary_format_delegations_from_notus_and_purge() {
     let r = alice.ok(&["list", gun, "-o", "json"]);
     assert_eq!(r.stdout.trim(), "[]");
 }
+
+#[test]
+fn a_notary_style_delegation_certificate_and_its_imported_key() {
+    if !notary_available() {
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    // What a Notary delegate hands over: a certificate; what it keeps: the key.
+    let out = Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-keyout", "deleg-key.pem", "-out", "deleg.crt"])
+        .args(["-subj", "/CN=releases-delegate", "-days", "3650"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let alice = User::new(dir.path(), "alice", &server);
+    let gun = "example.com/cert-delegation";
+    alice.ok(&["init", gun, "--format", "notary", "--publish"]);
+    let key = dir.path().join("deleg-key.pem");
+    alice.ok(&[
+        "key",
+        "import",
+        key.to_str().unwrap(),
+        "--role",
+        "targets/releases",
+    ]);
+    let cert = dir.path().join("deleg.crt");
+    alice.ok(&[
+        "delegation",
+        "add",
+        gun,
+        "targets/releases",
+        cert.to_str().unwrap(),
+        "--paths",
+        "rel/",
+    ]);
+    alice.ok(&["publish", gun]);
+    // The certificate is listed as notary lists it; the imported key signs the role.
+    let f = write(dir.path(), "a", b"released");
+    alice.ok(&[
+        "add",
+        gun,
+        "rel/a",
+        f.to_str().unwrap(),
+        "--roles",
+        "targets/releases",
+    ]);
+    alice.ok(&["publish", gun]);
+    let trust = dir.path().join("notary-trust");
+    let listed = notary(&trust, &server, &["list", gun]);
+    assert!(
+        listed.contains("rel/a") && listed.contains("targets/releases"),
+        "{listed}"
+    );
+    let targets = std::fs::read_to_string(
+        alice
+            .home
+            .join("tuf")
+            .join(gun)
+            .join("metadata/targets.json"),
+    )
+    .unwrap();
+    assert!(targets.contains("ecdsa-x509"), "{targets}");
+}

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Subcommand;
+use notus_tuf::Dialect;
 use notus_tuf::editor::Change;
 use notus_tuf::keys::{PublicKey, key_from_public};
+use notus_tuf::metadata::Key;
 use serde::Serialize;
 
 use super::Context;
@@ -25,7 +27,7 @@ pub enum DelegationCommand {
         gun: String,
         /// Delegated role name.
         role: String,
-        /// Public keys of the delegate (PEM `PUBLIC KEY` files).
+        /// Public keys of the delegate (PEM `PUBLIC KEY` or `CERTIFICATE` files).
         pubkeys: Vec<PathBuf>,
         /// A key in this home (file:… or pkcs11:…) to authorise; this home can then sign the
         /// role.
@@ -83,13 +85,33 @@ pub enum DelegationCommand {
     },
 }
 
-fn read_public_key(path: &PathBuf) -> Result<PublicKey> {
+/// A delegate's key from a PEM file: a `PUBLIC KEY`, or a `CERTIFICATE` (what `notary
+/// delegation add` takes). In a Notary collection a certificate is kept as an `ecdsa-x509` key,
+/// as notary writes it; in TUF the key inside it is listed.
+fn read_delegate_key(path: &PathBuf, dialect: Dialect) -> Result<Key> {
     use p256::pkcs8::DecodePublicKey as _;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let vk = p256::ecdsa::VerifyingKey::from_public_key_pem(text.trim())
-        .map_err(|e| anyhow!("{} is not a P-256 PEM public key: {e}", path.display()))?;
-    Ok(PublicKey::EcdsaP256(vk))
+    if text.contains("BEGIN CERTIFICATE") {
+        let (spki, _) = notus_tuf::keys::parse_certificate_pem(text.as_bytes())
+            .with_context(|| format!("{} is not a certificate", path.display()))?;
+        let vk = p256::ecdsa::VerifyingKey::from_public_key_der(&spki)
+            .map_err(|e| anyhow!("{}: not a P-256 key: {e}", path.display()))?;
+        if dialect == Dialect::Notary {
+            let mut key = key_from_public(dialect, &PublicKey::EcdsaP256(vk))?;
+            key.keytype = "ecdsa-x509".into();
+            key.keyval.public = notus_tuf::b64_encode(text.trim_start().as_bytes());
+            return Ok(key);
+        }
+        return Ok(key_from_public(dialect, &PublicKey::EcdsaP256(vk))?);
+    }
+    let vk = p256::ecdsa::VerifyingKey::from_public_key_pem(text.trim()).map_err(|e| {
+        anyhow!(
+            "{} is not a P-256 PEM public key or certificate: {e}",
+            path.display()
+        )
+    })?;
+    Ok(key_from_public(dialect, &PublicKey::EcdsaP256(vk))?)
 }
 
 #[derive(Serialize)]
@@ -124,7 +146,7 @@ pub fn run(ctx: &Context, cmd: DelegationCommand) -> Result<()> {
             if role == "targets" || role == "root" || role == "snapshot" || role == "timestamp" {
                 bail!("{role} is a top-level role, not a delegation");
             }
-            if dialect == notus_tuf::Dialect::Notary {
+            if dialect == Dialect::Notary {
                 // Notary names delegations by path: targets/<name>, delegated by the parent.
                 if !role.starts_with("targets/") || role.ends_with('/') {
                     bail!("Notary delegation names start with targets/ (e.g. targets/releases)");
@@ -142,8 +164,12 @@ pub fn run(ctx: &Context, cmd: DelegationCommand) -> Result<()> {
             let mut ring = ctx.keyring();
             let mut public = Vec::new();
             for p in &pubkeys {
-                public.push(key_from_public(dialect, &read_public_key(p)?)?);
+                public.push(read_delegate_key(p, dialect)?);
             }
+            let delegated: Vec<PublicKey> = public
+                .iter()
+                .filter_map(|k| notus_tuf::keys::parse_key(dialect, k).ok().map(|p| p.key))
+                .collect();
             for r in &keys {
                 let s = ring.signer(&KeyRef::parse(r)?, dialect)?;
                 public.push(key_from_public(dialect, s.public_key())?);
@@ -162,6 +188,21 @@ pub fn run(ctx: &Context, cmd: DelegationCommand) -> Result<()> {
                 terminating,
             });
             ctx.home.save_changelist(&gun, &changes)?;
+            // Key files of this home made or imported for this role whose key is one of the
+            // delegated ones: this home can sign the role with them.
+            let mut keys = keys;
+            for info in ring.files().list()? {
+                if info.role != role || info.gun.as_deref().is_some_and(|g| g != gun) {
+                    continue;
+                }
+                let r = KeyRef::File {
+                    fingerprint: info.fingerprint,
+                };
+                let s = ring.signer(&r, dialect)?;
+                if delegated.iter().any(|p| p == s.public_key()) && !keys.contains(&r.to_string()) {
+                    keys.push(r.to_string());
+                }
+            }
             if !keys.is_empty() {
                 let held = collection.keys.entry(role.clone()).or_default();
                 for k in keys {

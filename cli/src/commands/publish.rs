@@ -327,7 +327,11 @@ fn prepare(
         }
         let version = current.map_or(1, |t| t.version + 1);
         let refs = chosen(&keys, role, only);
-        let s = signers(ring, &refs, dialect)?;
+        // Under the IDs the delegator gives the keys (a Notary delegation lists certificates).
+        let s: Vec<Box<dyn Signer>> = signers(ring, &refs, dialect)?
+            .into_iter()
+            .map(|s| crate::keys::bind(s, &auth.keys, dialect))
+            .collect();
         let bytes = sign(
             editor::targets(dialect, version, expires, map, delegations)?,
             &s,
