@@ -130,13 +130,13 @@ fn result<T>(r: ApiResult<T>, ok: impl FnOnce(T) -> Response<Bytes>) -> Response
     }
 }
 
-/// `400 INVALID_GUN` for writes to a GUN Notus will not store.
-fn invalid_gun(e: &layout::BadGun) -> Response<Bytes> {
+/// `400 INVALID_GUN` for writes to a GUN Notus will not store (`detail`: a JSON string).
+fn invalid_gun(detail: String) -> Response<Bytes> {
     error_response(&NotaryError::new(
         400,
         "INVALID_GUN",
         "The server does not support actions on images of this name.",
-        Some(notus_tuf::canonical::go_string(&e.to_string())),
+        Some(detail),
     ))
 }
 
@@ -171,13 +171,27 @@ async fn dispatch(svc: &Service, req: Request<Bytes>) -> Response<Bytes> {
         | Route::Metadata(g, _) => Some(g.as_str()),
         _ => None,
     };
-    if let Some(g) = gun
-        && let Err(e) = layout::check_gun(g)
-    {
-        return match r {
-            Route::Upload(_) | Route::Delete(_) | Route::RotateKey(..) => invalid_gun(&e),
-            _ => catch_all(),
+    if let Some(g) = gun {
+        // Refused before any I/O: a malformed GUN, or one outside the allowed prefixes.
+        let refusal = match layout::check_gun(g) {
+            Err(e) => Some(notus_tuf::canonical::go_string(&e.to_string())),
+            Ok(()) if !svc.config.gun_allowed(g) => {
+                Some(notus_tuf::canonical::go_string(&format!(
+                    "Require GUNs with prefix: [{}]",
+                    svc.config.gun_prefixes.join(" ")
+                )))
+            }
+            Ok(()) => None,
         };
+        if let Some(detail) = refusal {
+            return match r {
+                // A key GET assigns a key: it is a write for this purpose.
+                Route::Upload(_) | Route::Delete(_) | Route::RotateKey(..) | Route::GetKey(..) => {
+                    invalid_gun(detail)
+                }
+                _ => catch_all(),
+            };
+        }
     }
     match r {
         Route::Base => text("{}"),

@@ -46,6 +46,10 @@ pub struct ServiceArgs {
     /// Largest accepted upload, in bytes.
     #[arg(long, env = "NOTUS_MAX_UPLOAD_BYTES", default_value_t = 100 << 20)]
     pub max_upload_bytes: usize,
+    /// Serve only GUNs under these prefixes (repeat, or comma-separated in the environment; each
+    /// ends in `/`), as notary-server's `repositories.gun_prefixes`.
+    #[arg(long = "gun-prefix", env = "NOTUS_GUN_PREFIXES", value_delimiter = ',')]
+    pub gun_prefixes: Vec<String>,
 }
 
 impl ServiceArgs {
@@ -57,7 +61,14 @@ impl ServiceArgs {
             self.refresh_window,
             self.timestamp_lifetime
         );
+        for p in &self.gun_prefixes {
+            anyhow::ensure!(
+                p.ends_with('/') && p.len() > 1,
+                "GUN prefix {p:?} must end in / (e.g. example.com/)"
+            );
+        }
         Ok(Config {
+            gun_prefixes: self.gun_prefixes.clone(),
             timestamp_lifetime: self.timestamp_lifetime,
             snapshot_lifetime: self.snapshot_lifetime,
             refresh_window: self.refresh_window,

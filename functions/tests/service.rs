@@ -565,4 +565,35 @@ async fn routes_and_errors_in_notary_format() {
     )
     .await;
     assert_eq!(error_code(&r), "INVALID_UPDATE");
+
+    // Only the configured GUN prefixes are served (notary-server's gun_prefixes), refused before
+    // any I/O with notary-server's answer; a key GET (which would assign a key) too.
+    let only = embedded_backend(Config {
+        gun_prefixes: vec!["example.com/".into(), "docker.io/".into()],
+        ..config()
+    });
+    for (method, path) in [
+        ("POST", "/v2/other.org/app/_trust/tuf/"),
+        ("GET", "/v2/other.org/app/_trust/tuf/timestamp.key"),
+        ("POST", "/v2/other.org/app/_trust/tuf/snapshot.key"),
+        ("DELETE", "/v2/other.org/app/_trust/tuf/"),
+        // A prefix is a prefix of the name, not of a segment.
+        ("POST", "/v2/example.community/app/_trust/tuf/"),
+    ] {
+        let r = request(&only.svc, method, path, Some(&ct), b"x".to_vec()).await;
+        assert_eq!(r.status(), 400, "{method} {path}");
+        assert_eq!(
+            std::str::from_utf8(r.body()).unwrap(),
+            "{\"errors\":[{\"code\":\"INVALID_GUN\",\"message\":\"The server does not support \
+             actions on images of this name.\",\"detail\":\"Require GUNs with prefix: \
+             [example.com/ docker.io/]\"}]}\n",
+            "{method} {path}"
+        );
+    }
+    let r = get(&only.svc, "/v2/other.org/app/_trust/tuf/root.json").await;
+    assert_eq!(r.status(), 404);
+    assert!(only.svc.store.list("").await.unwrap().is_empty());
+    assert_eq!(only.svc.ledger.keys("other.org/app").await.unwrap().rev, 0);
+    let r = get(&only.svc, "/v2/example.com/app/_trust/tuf/timestamp.key").await;
+    assert_eq!(r.status(), 200);
 }

@@ -57,6 +57,9 @@ pub struct Config {
     pub max_parts: usize,
     /// Cache lifetimes of served metadata.
     pub cache: CachePolicy,
+    /// Only GUNs starting with one of these are served (Notary's `repositories.gun_prefixes`;
+    /// each ends in `/`). Empty: every valid GUN.
+    pub gun_prefixes: Vec<String>,
 }
 
 impl Default for Config {
@@ -69,7 +72,19 @@ impl Default for Config {
             max_upload_bytes: 100 << 20,
             max_parts: 1024,
             cache: CachePolicy::default(),
+            gun_prefixes: Vec::new(),
         }
+    }
+}
+
+impl Config {
+    /// Whether `gun` is under an allowed prefix.
+    pub fn gun_allowed(&self, gun: &str) -> bool {
+        self.gun_prefixes.is_empty()
+            || self
+                .gun_prefixes
+                .iter()
+                .any(|p| gun.starts_with(p.as_str()))
     }
 }
 
