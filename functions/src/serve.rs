@@ -19,9 +19,24 @@ async fn serve_one(
     let (parts, body) = req.into_parts();
     // One byte over the upload limit is enough for publish to refuse with Notary's error.
     let limit = svc.config.max_upload_bytes + 1;
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
+    let collected = tokio::time::timeout(
+        svc.config.request_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(b)) => b.to_bytes(),
         Err(_) => {
+            // A client sending its body too slowly does not hold a connection forever.
+            let resp = crate::http::error_response(&notus_tuf::server::NotaryError::new(
+                408,
+                "REQUEST_TIMEOUT",
+                "The request did not arrive in time.",
+                None,
+            ));
+            return Ok(resp.map(Full::new));
+        }
+        Ok(Err(_)) => {
             let resp = crate::http::error_response(
                 &notus_tuf::server::UploadError::Limit(format!(
                     "request body exceeds {} bytes",
@@ -59,6 +74,9 @@ pub async fn serve(
                 let svc = svc.clone();
                 tasks.spawn(async move {
                     let conn = hyper::server::conn::http1::Builder::new()
+                        // Slow headers are cut off too (hyper answers 408 itself).
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(svc.config.request_timeout)
                         .serve_connection(
                             TokioIo::new(stream),
                             service_fn(move |req| serve_one(svc.clone(), req)),

@@ -46,6 +46,15 @@ pub struct ServiceArgs {
     /// Largest accepted upload, in bytes.
     #[arg(long, env = "NOTUS_MAX_UPLOAD_BYTES", default_value_t = 100 << 20)]
     pub max_upload_bytes: usize,
+    /// Most targets one targets role may list.
+    #[arg(long, env = "NOTUS_MAX_TARGETS", default_value_t = 1_000_000)]
+    pub max_targets: usize,
+    /// Most delegations one targets role may make.
+    #[arg(long, env = "NOTUS_MAX_DELEGATIONS", default_value_t = 10_000)]
+    pub max_delegations: usize,
+    /// Longest a client may take to send one request.
+    #[arg(long, env = "NOTUS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
     /// Serve only GUNs under these prefixes (repeat, or comma-separated in the environment; each
     /// ends in `/`), as notary-server's `repositories.gun_prefixes`.
     #[arg(long = "gun-prefix", env = "NOTUS_GUN_PREFIXES", value_delimiter = ',')]
@@ -69,6 +78,12 @@ impl ServiceArgs {
         }
         Ok(Config {
             gun_prefixes: self.gun_prefixes.clone(),
+            max_targets: self.max_targets,
+            max_delegations: self.max_delegations,
+            request_timeout: self
+                .request_timeout
+                .to_std()
+                .map_err(|_| anyhow::anyhow!("--request-timeout must be positive"))?,
             timestamp_lifetime: self.timestamp_lifetime,
             snapshot_lifetime: self.snapshot_lifetime,
             refresh_window: self.refresh_window,

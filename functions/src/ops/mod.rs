@@ -57,6 +57,12 @@ pub struct Config {
     pub max_parts: usize,
     /// Cache lifetimes of served metadata.
     pub cache: CachePolicy,
+    /// Most targets one targets role may list.
+    pub max_targets: usize,
+    /// Most delegations one targets role may make.
+    pub max_delegations: usize,
+    /// Longest a client may take to send one request (slow clients hold connections).
+    pub request_timeout: std::time::Duration,
     /// Only GUNs starting with one of these are served (Notary's `repositories.gun_prefixes`;
     /// each ends in `/`). Empty: every valid GUN.
     pub gun_prefixes: Vec<String>,
@@ -73,6 +79,9 @@ impl Default for Config {
             max_parts: 1024,
             cache: CachePolicy::default(),
             gun_prefixes: Vec::new(),
+            max_targets: 1_000_000,
+            max_delegations: 10_000,
+            request_timeout: std::time::Duration::from_secs(60),
         }
     }
 }

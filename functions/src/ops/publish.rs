@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use notus_tuf::RoleType;
 use notus_tuf::build;
 use notus_tuf::server::{
-    HeldKeys, NotaryError, SnapshotPlan, UploadError, held_key, uploads_from_multipart,
+    HeldKeys, NotaryError, SnapshotPlan, Upload, UploadError, held_key, uploads_from_multipart,
     validate_update,
 };
 
@@ -44,6 +44,35 @@ pub fn held_keys(keys: &KeyAssignments) -> ApiResult<HeldKeys> {
     })
 }
 
+/// Limits on what one targets role may hold (endless-data defence on the write path): the
+/// number of targets and of delegations.
+fn check_sizes(config: &super::Config, uploads: &[Upload]) -> Result<(), UploadError> {
+    for u in uploads {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&u.data) else {
+            continue; // malformed files are the validator's to refuse
+        };
+        let signed = &v["signed"];
+        let targets = signed["targets"].as_object().map_or(0, |m| m.len());
+        let delegations = signed["delegations"]["roles"]
+            .as_array()
+            .map_or(0, Vec::len);
+        let role = &u.filename;
+        if targets > config.max_targets {
+            return Err(UploadError::Limit(format!(
+                "{role} lists {targets} targets; the limit is {}",
+                config.max_targets
+            )));
+        }
+        if delegations > config.max_delegations {
+            return Err(UploadError::Limit(format!(
+                "{role} makes {delegations} delegations; the limit is {}",
+                config.max_delegations
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Publish an upload to `gun`.
 pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) -> ApiResult<()> {
     if body.len() > svc.config.max_upload_bytes {
@@ -56,6 +85,7 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
     }
     let uploads = uploads_from_multipart(content_type, body, svc.config.max_parts)
         .map_err(|e| e.to_notary())?;
+    check_sizes(&svc.config, &uploads).map_err(|e| e.to_notary())?;
 
     let head = svc.ledger.head(gun).await.map_err(backend)?;
     if head.as_ref().is_some_and(|h| h.deleting) {
