@@ -140,6 +140,51 @@ fn invalid_gun(detail: String) -> Response<Bytes> {
     ))
 }
 
+/// The scope a route needs, as notary-server asks for it (`None`: open, e.g. health).
+fn required_scope(r: &Route) -> Option<notus_tuf::auth::Scope> {
+    use notus_tuf::auth::Scope;
+    Some(match r {
+        Route::Base | Route::GlobalFeed => Scope::catalog(),
+        Route::Feed(g) | Route::Metadata(g, _) => Scope::repository(g, &["pull"]),
+        Route::Upload(g) | Route::GetKey(g, _) => Scope::repository(g, &["push", "pull"]),
+        Route::RotateKey(g, _) | Route::Delete(g) => Scope::repository(g, &["*"]),
+        Route::Health | Route::NotFound => return None,
+    })
+}
+
+/// `401` with the challenge that sends a Notary client to the token service.
+fn unauthorized(auth: &crate::ops::AuthConfig, scope: &notus_tuf::auth::Scope) -> Response<Bytes> {
+    use notus_tuf::canonical::go_string;
+    let detail: Vec<String> = scope
+        .actions
+        .iter()
+        .map(|a| {
+            format!(
+                "{{\"Type\":{},\"Class\":\"\",\"Name\":{},\"Action\":{}}}",
+                go_string(scope.kind),
+                go_string(&scope.name),
+                go_string(a)
+            )
+        })
+        .collect();
+    let mut resp = error_response(&NotaryError::new(
+        401,
+        "UNAUTHORIZED",
+        "authentication required",
+        Some(format!("[{}]", detail.join(","))),
+    ));
+    let challenge = format!(
+        "Bearer realm={},service={},scope={}",
+        go_string(&auth.realm),
+        go_string(&auth.policy.service),
+        go_string(&scope.to_challenge())
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
 /// Serve one request.
 pub async fn handle(svc: &Service, req: Request<Bytes>) -> Response<Bytes> {
     let started = Instant::now();
@@ -191,6 +236,23 @@ async fn dispatch(svc: &Service, req: Request<Bytes>) -> Response<Bytes> {
                 }
                 _ => catch_all(),
             };
+        }
+    }
+    if let Some(auth) = &svc.config.auth
+        && let Some(scope) = required_scope(&r)
+    {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let verdict = match token {
+            None => Err(notus_tuf::auth::AuthError::Missing),
+            Some(t) => notus_tuf::auth::authorize(t, &auth.policy, &scope, svc.now()),
+        };
+        if let Err(e) = verdict {
+            tracing::info!(reason = %e, scope = scope.to_challenge(), "unauthorized");
+            return unauthorized(auth, &scope);
         }
     }
     match r {

@@ -55,6 +55,23 @@ pub struct ServiceArgs {
     /// Longest a client may take to send one request.
     #[arg(long, env = "NOTUS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Require bearer tokens from this token service (notary-server's `auth.type=token`).
+    #[arg(long, env = "NOTUS_AUTH_REALM", value_name = "URL")]
+    pub auth_realm: Option<String>,
+    /// The service name tokens must be issued for (`aud`).
+    #[arg(long, env = "NOTUS_AUTH_SERVICE", default_value = "notus")]
+    pub auth_service: String,
+    /// The issuer tokens must name (`iss`), if any.
+    #[arg(long, env = "NOTUS_AUTH_ISSUER")]
+    pub auth_issuer: Option<String>,
+    /// PEM public keys (P-256 or RSA) that sign tokens (repeat, or comma-separated).
+    #[arg(
+        long = "auth-key",
+        env = "NOTUS_AUTH_KEYS",
+        value_delimiter = ',',
+        value_name = "PEM"
+    )]
+    pub auth_keys: Vec<std::path::PathBuf>,
     /// Serve only GUNs under these prefixes (repeat, or comma-separated in the environment; each
     /// ends in `/`), as notary-server's `repositories.gun_prefixes`.
     #[arg(long = "gun-prefix", env = "NOTUS_GUN_PREFIXES", value_delimiter = ',')]
@@ -76,7 +93,34 @@ impl ServiceArgs {
                 "GUN prefix {p:?} must end in / (e.g. example.com/)"
             );
         }
+        let auth = match &self.auth_realm {
+            None => {
+                anyhow::ensure!(self.auth_keys.is_empty(), "--auth-key needs --auth-realm");
+                None
+            }
+            Some(realm) => {
+                anyhow::ensure!(
+                    !self.auth_keys.is_empty(),
+                    "--auth-realm needs at least one --auth-key"
+                );
+                let mut keys = Vec::new();
+                for path in &self.auth_keys {
+                    let pem = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    keys.push(token_key(&pem).with_context(|| format!("{}", path.display()))?);
+                }
+                Some(crate::ops::AuthConfig {
+                    realm: realm.clone(),
+                    policy: notus_tuf::auth::TokenPolicy {
+                        service: self.auth_service.clone(),
+                        issuer: self.auth_issuer.clone(),
+                        keys,
+                    },
+                })
+            }
+        };
         Ok(Config {
+            auth,
             gun_prefixes: self.gun_prefixes.clone(),
             max_targets: self.max_targets,
             max_delegations: self.max_delegations,
@@ -91,6 +135,27 @@ impl ServiceArgs {
             ..Config::default()
         })
     }
+}
+
+/// A token-signing public key from PEM: P-256 or RSA SubjectPublicKeyInfo.
+fn token_key(pem: &str) -> anyhow::Result<notus_tuf::keys::PublicKey> {
+    use p256::pkcs8::DecodePublicKey as _;
+    let der = notus_tuf::keys::pem_body(pem, "PUBLIC KEY")?;
+    if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(&der) {
+        return Ok(notus_tuf::keys::PublicKey::EcdsaP256(k));
+    }
+    let key = notus_tuf::metadata::Key {
+        keytype: "rsa".into(),
+        scheme: Some("rsassa-pss-sha256".into()),
+        keyval: notus_tuf::metadata::KeyVal {
+            public: pem.to_owned(),
+            extra: Default::default(),
+        },
+        extra: Default::default(),
+    };
+    Ok(notus_tuf::keys::parse_key(notus_tuf::Dialect::Tuf, &key)
+        .map_err(|e| anyhow::anyhow!("not a P-256 or RSA public key: {e}"))?
+        .key)
 }
 
 /// Where the AWS adapters keep things.

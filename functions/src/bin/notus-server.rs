@@ -33,6 +33,9 @@ struct Args {
     aws_args: AwsArgs,
     #[command(flatten)]
     service: ServiceArgs,
+    /// Listen beyond loopback without authentication (anyone who can connect may write).
+    #[arg(long)]
+    insecure_no_auth: bool,
     /// How often to run refresh (re-sign timestamps that are due).
     #[arg(long, env = "NOTUS_REFRESH_INTERVAL", default_value = "5m", value_parser = settings::parse_duration)]
     refresh_interval: chrono::Duration,
@@ -51,6 +54,14 @@ async fn shutdown_signal() {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let config = args.service.config()?;
+    // Without authentication anyone who can connect may write: only on loopback.
+    if config.auth.is_none() && !args.listen.ip().is_loopback() && !args.insecure_no_auth {
+        anyhow::bail!(
+            "refusing to listen on {} without authentication: configure --auth-realm and \
+             --auth-key, bind to 127.0.0.1, or pass --insecure-no-auth",
+            args.listen
+        );
+    }
     let (svc, backend) = if args.aws {
         let svc = settings::aws_service(&args.aws_args, config).await?;
         let backend = format!(
@@ -64,10 +75,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "listening beyond loopback without authentication");
-    }
-    println!("notus-server listening on http://{addr} ({backend})");
+    let auth = match &svc.config.auth {
+        Some(a) => format!("tokens from {}", a.realm),
+        None if addr.ip().is_loopback() => "no authentication: loopback only".to_owned(),
+        None => {
+            tracing::warn!(%addr, "listening beyond loopback without authentication");
+            "NO AUTHENTICATION".to_owned()
+        }
+    };
+    println!("notus-server listening on http://{addr} ({backend}; {auth})");
     tracing::info!(%addr, backend, "listening");
 
     let interval = args

@@ -63,6 +63,8 @@ pub struct Config {
     pub max_delegations: usize,
     /// Longest a client may take to send one request (slow clients hold connections).
     pub request_timeout: std::time::Duration,
+    /// Bearer-token authentication (notary-server's `auth.type=token`); `None`: open.
+    pub auth: Option<AuthConfig>,
     /// Only GUNs starting with one of these are served (Notary's `repositories.gun_prefixes`;
     /// each ends in `/`). Empty: every valid GUN.
     pub gun_prefixes: Vec<String>,
@@ -79,11 +81,21 @@ impl Default for Config {
             max_parts: 1024,
             cache: CachePolicy::default(),
             gun_prefixes: Vec::new(),
+            auth: None,
             max_targets: 1_000_000,
             max_delegations: 10_000,
             request_timeout: std::time::Duration::from_secs(60),
         }
     }
+}
+
+/// Where clients get tokens and whose tokens count.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The token service clients are sent to (`realm` of the challenge).
+    pub realm: String,
+    /// Service name, required audience and accepted issuer keys.
+    pub policy: notus_tuf::auth::TokenPolicy,
 }
 
 impl Config {
