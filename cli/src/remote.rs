@@ -6,11 +6,16 @@ use notus_tuf::metadata::Key;
 use notus_tuf::{Dialect, multipart};
 use sha2::{Digest, Sha256};
 
+use crate::transport::{Answer, Http};
+
 /// One Notus (or notary-server) endpoint.
 pub struct Remote {
     base: String,
-    agent: ureq::Agent,
+    http: Http,
 }
+
+/// Bodies of API answers are small; a larger one is an error.
+const ANSWER_LIMIT: u64 = 64 * 1024;
 
 /// Outcome of an upload the server refused.
 #[derive(Debug, thiserror::Error)]
@@ -27,15 +32,9 @@ pub struct Refused {
 impl Remote {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:4443`).
     pub fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(std::time::Duration::from_secs(120)))
-            .http_status_as_error(false)
-            .user_agent(concat!("notus/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
         Remote {
             base: base.trim_end_matches('/').to_owned(),
-            agent,
+            http: Http::new(std::time::Duration::from_secs(120)),
         }
     }
 
@@ -74,23 +73,15 @@ impl Remote {
         rotate: bool,
     ) -> Result<(Key, PublicKey)> {
         let url = format!("{}{role}.key", self.metadata_url(gun));
-        let call = if rotate {
-            self.agent.post(&url).send_empty()
-        } else {
-            self.agent.get(&url).call()
-        };
-        let mut resp = call.with_context(|| format!("contacting {url}"))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_vec()?;
-        if status != 200 {
-            bail!(
-                "GET {url}: HTTP {status}: {}",
-                String::from_utf8_lossy(&body)
-            );
+        let method = if rotate { "POST" } else { "GET" };
+        let answer = self
+            .http
+            .call(method, &url, None, &[], ANSWER_LIMIT)
+            .with_context(|| format!("contacting {url}"))?;
+        let body = answer.body;
+        if answer.status != 200 {
+            let (code, message) = notary_error(&body);
+            bail!("{url}: HTTP {} {code}: {message}", answer.status);
         }
         // The server answers in Notary's form (`ecdsa`, base64 SPKI); present it as `dialect`.
         let notary_key: Key =
@@ -103,12 +94,11 @@ impl Remote {
     /// Delete the collection on the server (`DELETE /v2/{gun}/_trust/tuf/`).
     pub fn delete(&self, gun: &str) -> Result<()> {
         let url = self.metadata_url(gun);
-        let mut resp = self
-            .agent
-            .delete(&url)
-            .call()
+        let answer = self
+            .http
+            .call("DELETE", &url, None, &[], ANSWER_LIMIT)
             .with_context(|| format!("contacting {url}"))?;
-        check(&mut resp).map_err(|r| anyhow!("DELETE {url}: {r}"))
+        check(answer).map_err(|r| anyhow!("DELETE {url}: {r}"))
     }
 
     /// POST `files` (role, bytes) to the collection in one multipart upload.
@@ -116,29 +106,21 @@ impl Remote {
         let boundary = boundary_for(files);
         let (content_type, body) = multipart::encode(files, &boundary);
         let url = self.metadata_url(gun);
-        let mut resp = self
-            .agent
-            .post(&url)
-            .header("Content-Type", &content_type)
-            .send(&body[..])
+        let answer = self
+            .http
+            .call("POST", &url, Some(&content_type), &body, ANSWER_LIMIT)
             .with_context(|| format!("contacting {url}"))?;
-        check(&mut resp).map_err(|r| anyhow!(r))
+        check(answer).map_err(|r| anyhow!(r))
     }
 }
 
 /// `Ok` for a 2xx answer, else the server's refusal in Notary's error format.
-fn check(resp: &mut ureq::http::Response<ureq::Body>) -> Result<(), Refused> {
-    let status = resp.status().as_u16();
+fn check(answer: Answer) -> Result<(), Refused> {
+    let status = answer.status;
     if (200..300).contains(&status) {
         return Ok(());
     }
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_vec()
-        .unwrap_or_default();
-    let (code, message) = notary_error(&body);
+    let (code, message) = notary_error(&answer.body);
     Err(Refused {
         status,
         code,

@@ -53,9 +53,51 @@ pub trait Transport {
     fn fetch(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError>;
 }
 
-/// HTTP(S) with `ureq`.
+/// HTTP(S) with `ureq`, answering notary-server's token challenges: a `401` with
+/// `Www-Authenticate: Bearer realm=…,service=…,scope=…` sends it to the token service (with
+/// `NOTUS_AUTH`, or Notary's `NOTARY_AUTH`, = base64(user:password) as Basic credentials, else
+/// anonymously) and the request is repeated once with the token.
 pub struct Http {
     agent: ureq::Agent,
+    basic: Option<String>,
+    token: std::cell::RefCell<Option<String>>,
+}
+
+/// One request's answer: status and body (at most the limit + 1 bytes).
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// `key="value"` pairs of a challenge.
+fn challenge_params(header: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    let rest = header.strip_prefix("Bearer ")?;
+    let mut out = std::collections::BTreeMap::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        if chars.next() != Some('"') {
+            return None;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next()),
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        out.insert(key.trim().trim_start_matches(',').trim().to_owned(), value);
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    Some(out)
 }
 
 impl Http {
@@ -68,38 +110,131 @@ impl Http {
             .user_agent(concat!("notus/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Http { agent }
+        let basic = std::env::var("NOTUS_AUTH")
+            .or_else(|_| std::env::var("NOTARY_AUTH"))
+            .ok()
+            .filter(|v| !v.is_empty());
+        Http {
+            agent,
+            basic,
+            token: std::cell::RefCell::new(None),
+        }
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        limit: u64,
+    ) -> Result<(Answer, Option<String>), ureq::Error> {
+        let mut req = ureq::http::Request::builder().method(method).uri(url);
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        if let Some(t) = self.token.borrow().as_ref() {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let req = req
+            .body(body.to_vec())
+            .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
+        let mut resp = self.agent.run(req)?;
+        let status = resp.status().as_u16();
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(limit.saturating_add(1))
+            .read_to_vec()?;
+        Ok((Answer { status, body }, challenge))
+    }
+
+    /// Get a token for the challenge from its token service.
+    fn fetch_token(&self, challenge: &str) -> Option<String> {
+        let p = challenge_params(challenge)?;
+        let realm = p.get("realm")?;
+        let mut url = format!(
+            "{realm}?service={}",
+            quote_all(p.get("service").map(String::as_str).unwrap_or(""))
+        );
+        if let Some(scope) = p.get("scope") {
+            url.push_str(&format!("&scope={}", quote_all(scope)));
+        }
+        let mut req = self.agent.get(&url);
+        if let Some(b) = &self.basic {
+            if let Some(user) = notus_tuf::b64_decode(b, "NOTUS_AUTH")
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok())
+                .and_then(|s| s.split_once(':').map(|(u, _)| u.to_owned()))
+            {
+                url.push_str(&format!("&account={}", quote_all(&user)));
+                req = self.agent.get(&url);
+            }
+            req = req.header("Authorization", &format!("Basic {b}"));
+        }
+        let mut resp = req.call().ok()?;
+        if resp.status().as_u16() != 200 {
+            return None;
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&resp.body_mut().read_to_vec().ok()?).ok()?;
+        v["token"]
+            .as_str()
+            .or(v["access_token"].as_str())
+            .map(str::to_owned)
+    }
+
+    /// One request, repeated once with a token if the server challenges it.
+    pub fn call(
+        &self,
+        method: &str,
+        url: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        limit: u64,
+    ) -> Result<Answer, FetchError> {
+        let network = |e: ureq::Error| FetchError::Network {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        };
+        let (answer, challenge) = self
+            .send(method, url, content_type, body, limit)
+            .map_err(network)?;
+        if answer.status == 401
+            && let Some(token) = challenge.as_deref().and_then(|c| self.fetch_token(c))
+        {
+            *self.token.borrow_mut() = Some(token);
+            return Ok(self
+                .send(method, url, content_type, body, limit)
+                .map_err(network)?
+                .0);
+        }
+        Ok(answer)
     }
 }
 
 impl Transport for Http {
     fn fetch(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
-        let network = |e: ureq::Error| FetchError::Network {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        };
-        let mut response = self.agent.get(url).call().map_err(network)?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
+        let answer = self.call("GET", url, None, &[], limit)?;
+        if !(200..300).contains(&answer.status) {
             return Err(FetchError::Status {
                 url: url.to_owned(),
-                status,
+                status: answer.status,
             });
         }
-        // Read one byte past the limit so "exactly the limit" and "longer" can be told apart.
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(limit.saturating_add(1))
-            .read_to_vec()
-            .map_err(network)?;
-        if body.len() as u64 > limit {
+        // One byte past the limit was read so "exactly the limit" and "longer" differ.
+        if answer.body.len() as u64 > limit {
             return Err(FetchError::TooLong {
                 url: url.to_owned(),
                 limit,
             });
         }
-        Ok(body)
+        Ok(answer.body)
     }
 }
 

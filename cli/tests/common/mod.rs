@@ -19,8 +19,13 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Self::start_with(Config::default())
+    }
+
+    /// The embedded service with `config`.
+    pub fn start_with(config: Config) -> Server {
         let data = tempfile::tempdir().unwrap();
-        let svc = embedded_service(data.path(), Config::default()).unwrap();
+        let svc = embedded_service(data.path(), config).unwrap();
         Self::serve(svc, data)
     }
 
