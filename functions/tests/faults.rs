@@ -34,22 +34,24 @@ fn ministack(python: &Path) -> Option<PathBuf> {
 
 fn start_emulator(bin: &Path, port: u16, state: &Path) -> Kill {
     let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(bin)
-        .env("BIND_HOST", "127.0.0.1")
-        .env("GATEWAY_PORT", port.to_string())
-        .env("IOT_MTLS_ENABLED", "0")
-        .env("SFTP_ENABLED", "0")
-        .env("SERVICES", "s3,kms,dynamodb")
-        .env("PERSIST_STATE", "1")
-        .env("S3_PERSIST", "1")
-        .env("STATE_DIR", state)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Kill(
+        Command::new(bin)
+            .env("BIND_HOST", "127.0.0.1")
+            .env("GATEWAY_PORT", port.to_string())
+            .env("IOT_MTLS_ENABLED", "0")
+            .env("SFTP_ENABLED", "0")
+            .env("SERVICES", "s3,kms,dynamodb")
+            .env("PERSIST_STATE", "1")
+            .env("S3_PERSIST", "1")
+            .env("STATE_DIR", state)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let ok = Command::new("curl")
@@ -57,7 +59,7 @@ fn start_emulator(bin: &Path, port: u16, state: &Path) -> Kill {
             .output()
             .is_ok_and(|o| o.status.success());
         if ok {
-            return Kill(child);
+            return child;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
