@@ -44,6 +44,7 @@ fn start_emulator(bin: &Path, port: u16, state: &Path) -> Kill {
             .env("PERSIST_STATE", "1")
             .env("S3_PERSIST", "1")
             .env("STATE_DIR", state)
+            .env("S3_DATA_DIR", state.join("s3"))
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
@@ -163,4 +164,73 @@ fn requests_fail_cleanly_while_aws_is_down_and_succeed_after() {
     );
     let (code, body) = key("example.com/during");
     assert_eq!(code, 200, "{body}");
+
+    // The signing key disabled in KMS: a real publish is refused with a retryable 503 and leaves
+    // nothing behind; enabled again, the same publish succeeds.
+    if Command::new("notary").arg("version").output().is_err() {
+        return;
+    }
+    let kms = |action: &str| {
+        let script = format!(
+            "import boto3; k = boto3.client('kms', endpoint_url='{endpoint}', region_name='us-east-1', \
+             aws_access_key_id='test', aws_secret_access_key='test'); \
+             i = k.describe_key(KeyId='alias/notus-faults')['KeyMetadata']['KeyId']; k.{action}(KeyId=i)"
+        );
+        let out = Command::new(&python)
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("config.json"),
+        format!("{{\"remote_server\":{{\"url\":\"{url}\"}}}}"),
+    )
+    .unwrap();
+    let notary = |trust: &str, args: &[&str]| {
+        let out = Command::new("notary")
+            .current_dir(d)
+            .args(["-c", "config.json", "-d", trust])
+            .args(args)
+            .env("NOTARY_ROOT_PASSPHRASE", "rootpass")
+            .env("NOTARY_TARGETS_PASSPHRASE", "targetspass")
+            .env("NOTARY_SNAPSHOT_PASSPHRASE", "snappass")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let gun = "example.com/kms-down";
+    // The key is assigned while KMS works (the client asks for it at init).
+    let (ok, out) = notary("trust", &["init", gun]);
+    assert!(ok, "{out}");
+    kms("disable_key");
+    let (ok, out) = notary("trust", &["publish", gun]);
+    assert!(
+        !ok,
+        "publishing with the signing key disabled must fail: {out}"
+    );
+    assert!(
+        out.contains("503"),
+        "as a retryable 503 (notary: unable to reach trust server): {out}"
+    );
+    let (ok, out) = notary("reader", &["list", gun]);
+    assert!(
+        !ok && out.contains("does not have trust data"),
+        "nothing was published: {out}"
+    );
+    kms("enable_key");
+    let (ok, out) = notary("trust", &["publish", gun]);
+    assert!(ok && out.contains("Successfully published"), "{out}");
+    let (ok, out) = notary("reader2", &["list", gun]);
+    assert!(ok, "{out}");
 }

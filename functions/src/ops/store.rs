@@ -295,11 +295,18 @@ pub async fn sign_with_server_key(
     public: &PublicKey,
 ) -> ApiResult<Vec<u8>> {
     let digest = unsigned.digest();
+    // Whatever the signer's failure (throttled, disabled, denied), the upload itself was fine
+    // and nothing has been written yet: a retryable 503, never a half-published state.
     let sig = svc
         .keys
         .sign_digest(&key.key_ref, &digest)
         .await
-        .map_err(backend)?;
+        .map_err(|e| {
+            backend(match e {
+                PortError::Other(m) => PortError::Unavailable(format!("signing: {m}")),
+                u => u,
+            })
+        })?;
     if !verify_signature(public, Scheme::EcdsaP256Fixed, unsigned.payload(), &sig) {
         tracing::error!(
             key = key.key_ref,
