@@ -122,3 +122,50 @@ fn a_slow_client_is_cut_off() {
         "{text:?}"
     );
 }
+
+#[tokio::test]
+async fn too_many_parts_or_bytes_are_refused() {
+    let b = embedded_backend(Config {
+        max_parts: 3,
+        max_upload_bytes: 4096,
+        ..Config::default()
+    });
+    let svc = &b.svc;
+    let parts: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|i| (format!("targets/r{i}"), b"{}".to_vec()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = parts
+        .iter()
+        .map(|(r, d)| (r.as_str(), d.as_slice()))
+        .collect();
+    let (ct, body) = multipart(&refs);
+    let r = request(
+        svc,
+        "POST",
+        "/v2/example.com/parts/_trust/tuf/",
+        Some(&ct),
+        body,
+    )
+    .await;
+    assert_eq!(r.status(), 400, "{}", detail(&r));
+    let big = vec![b'x'; 5000];
+    let (ct, body) = multipart(&[("targets", &big)]);
+    let r = request(
+        svc,
+        "POST",
+        "/v2/example.com/parts/_trust/tuf/",
+        Some(&ct),
+        body,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        detail(&r).contains("exceeds the limit of 4096 bytes"),
+        "{}",
+        detail(&r)
+    );
+    assert!(
+        svc.store.list("").await.unwrap().is_empty(),
+        "nothing stored"
+    );
+}
