@@ -181,3 +181,62 @@ fn notary_client_gets_tokens_and_scopes_are_enforced() {
     );
     assert!(ok, "{out}");
 }
+
+#[test]
+fn rs256_tokens_from_an_rsa_issuer_key() {
+    let Some(python) = notus_e2e::python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pubkey = dir.path().join("rsa-signer.pem");
+    let mut ts = Command::new(python)
+        .arg(notus_e2e::python_dir().join("token_service.py"))
+        .arg(&pubkey)
+        .arg("RS256")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let token_url = first_url(&mut ts);
+    let _ts = Kill(ts);
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_notus-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .args([
+            "--auth-realm",
+            &format!("{token_url}/auth/token"),
+            "--auth-key",
+        ])
+        .arg(&pubkey)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = first_url(&mut server);
+    let _server = Kill(server);
+    let token_for = |scope: &str| -> String {
+        let out = Command::new("curl")
+            .args(["-sf", "-u", "alice:secret"])
+            .arg(format!(
+                "{token_url}/auth/token?service=notus&scope={scope}"
+            ))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
+    let t = token_for("registry:catalog:*");
+    let r = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {t}"),
+        &format!("{url}/v2/"),
+    ]);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // The same token does not open a repository it does not name.
+    let r = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {t}"),
+        &format!("{url}/v2/example.com/x/_trust/tuf/timestamp.key"),
+    ]);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+}

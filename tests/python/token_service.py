@@ -6,7 +6,7 @@ P-256 key it makes at start, whose public key it writes to PUBKEY_PATH. Accounts
 alice:secret may do everything; bob:secret may only pull; anonymous requests may only pull.
 Prints its base URL on the first line of stdout.
 
-usage: token_service.py PUBKEY_PATH
+usage: token_service.py PUBKEY_PATH [RS256]   (ES256 by default; RS256 with a 2048-bit RSA key)
 """
 import base64
 import json
@@ -16,10 +16,12 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-KEY = ec.generate_private_key(ec.SECP256R1())
+ALG = sys.argv[2] if len(sys.argv) > 2 else "ES256"
+KEY = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if ALG == "RS256"
+       else ec.generate_private_key(ec.SECP256R1()))
 with open(sys.argv[1], "wb") as f:
     f.write(KEY.public_key().public_bytes(serialization.Encoding.PEM,
                                           serialization.PublicFormat.SubjectPublicKeyInfo))
@@ -31,10 +33,15 @@ def b64url(b):
 
 
 def jwt(claims):
-    head = b64url(json.dumps({"alg": "ES256", "typ": "JWT"}).encode())
+    head = b64url(json.dumps({"alg": ALG, "typ": "JWT"}).encode())
     body = b64url(json.dumps(claims).encode())
-    r, s = decode_dss_signature(KEY.sign(f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256())))
-    return f"{head}.{body}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    data = f"{head}.{body}".encode()
+    if ALG == "RS256":
+        sig = KEY.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        r, s = decode_dss_signature(KEY.sign(data, ec.ECDSA(hashes.SHA256())))
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return f"{head}.{body}.{b64url(sig)}"
 
 
 class Handler(BaseHTTPRequestHandler):
