@@ -1,9 +1,6 @@
 //! `notus` against a Notus service that requires tokens: it answers the server's challenges by
 //! fetching tokens from the token service (tests/python/token_service.py), with `NOTUS_AUTH` /
 //! `NOTARY_AUTH` credentials for writes and anonymously for reads.
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
-
 mod common;
 use common::{Server, User, write};
 use notus_service::ops::{AuthConfig, Config};
@@ -19,17 +16,8 @@ fn notus_fetches_tokens_and_needs_push_to_publish() {
     };
     let dir = tempfile::tempdir().unwrap();
     let pubkey = dir.path().join("token-signer.pem");
-    let mut ts = Command::new(python)
-        .arg(notus_e2e::python_dir().join("token_service.py"))
-        .arg(&pubkey)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(ts.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let token_url = line.trim().to_owned();
+    let ts = notus_e2e::TokenService::start(&python, &pubkey, "ES256");
+    let token_url = ts.url.clone();
     use p256::pkcs8::DecodePublicKey as _;
     let vk =
         p256::ecdsa::VerifyingKey::from_public_key_pem(&std::fs::read_to_string(&pubkey).unwrap())
@@ -73,6 +61,4 @@ fn notus_fetches_tokens_and_needs_push_to_publish() {
         "--root",
         root.to_str().unwrap(),
     ]);
-    let _ = ts.kill();
-    let _ = ts.wait();
 }

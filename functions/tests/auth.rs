@@ -84,14 +84,8 @@ fn notary_client_gets_tokens_and_scopes_are_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let pubkey = d.join("token-signer.pem");
-    let mut ts = Command::new(python)
-        .arg(notus_e2e::python_dir().join("token_service.py"))
-        .arg(&pubkey)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let token_url = first_url(&mut ts);
-    let _ts = Kill(ts);
+    let ts = notus_e2e::TokenService::start(&python, &pubkey, "ES256");
+    let token_url = ts.url.clone();
     let data = tempfile::tempdir().unwrap();
     let realm = format!("{token_url}/auth/token");
     let mut server = Command::new(env!("CARGO_BIN_EXE_notus-server"))
@@ -189,15 +183,8 @@ fn rs256_tokens_from_an_rsa_issuer_key() {
     };
     let dir = tempfile::tempdir().unwrap();
     let pubkey = dir.path().join("rsa-signer.pem");
-    let mut ts = Command::new(python)
-        .arg(notus_e2e::python_dir().join("token_service.py"))
-        .arg(&pubkey)
-        .arg("RS256")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let token_url = first_url(&mut ts);
-    let _ts = Kill(ts);
+    let ts = notus_e2e::TokenService::start(&python, &pubkey, "RS256");
+    let token_url = ts.url.clone();
     let data = tempfile::tempdir().unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_notus-server"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
