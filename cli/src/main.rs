@@ -98,7 +98,8 @@ enum Command {
     ///   notus publish example.com/app --export changes.bundle --sign-with pkcs11:token=A;object=notus-root
     ///   notus publish example.com/app --bundle changes.bundle
     Publish(publish::PublishArgs),
-    /// Add signatures to an exported bundle, offline (no network, e.g. on an air-gapped machine).
+    /// Add signatures to an exported bundle, offline (no network, e.g. on an air-gapped machine),
+    /// after showing what its files say and asking (--yes when scripted).
     ///
     /// Example: notus sign changes.bundle --key pkcs11:token=B;object=notus-root
     Sign(publish::SignArgs),

@@ -158,12 +158,24 @@ fn threshold_root_on_three_tokens_rotated_with_offline_signatures() {
     let mut airgap = User::new(dir.path(), "airgap", &server);
     airgap.server = "http://127.0.0.1:9".into();
     airgap.env.extend(hsm.clone());
-    let r = airgap.ok(&["sign", b, "--key", &tokens[1]]);
+    // It shows what it would sign, and does not sign unasked.
+    let before = std::fs::read(&bundle).unwrap();
+    let r = airgap.fails(&["sign", b, "--key", &tokens[1]]);
+    assert!(r.stderr.contains("root v2: root 1 of ["), "{}", r.stderr);
+    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&bundle).unwrap(), before, "nothing signed");
+    let r = airgap.ok(&["sign", b, "--yes", "--key", &tokens[1]]);
     assert!(r.stderr.contains("signed root"), "{}", r.stderr);
     // A key the bundle does not authorise signs nothing.
     let stranger = airgap.ok(&["key", "generate", "--role", "root", "-o", "json"]);
     let stranger: serde_json::Value = serde_json::from_str(&stranger.stdout).unwrap();
-    let r = airgap.fails(&["sign", b, "--key", stranger["reference"].as_str().unwrap()]);
+    let r = airgap.fails(&[
+        "sign",
+        b,
+        "--yes",
+        "--key",
+        stranger["reference"].as_str().unwrap(),
+    ]);
     assert!(r.stderr.contains("not authorised"), "{}", r.stderr);
 
     alice.ok(&["publish", gun, "--bundle", b]);

@@ -662,6 +662,49 @@ pub struct SignArgs {
     /// Keys to sign with (file:… or pkcs11:…); each signs every file it is authorised for.
     #[arg(long = "key", value_name = "REF", required = true)]
     pub keys: Vec<String>,
+    /// Sign without asking (required when not on a terminal: a script must say so).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// What a bundle's files say, for the person about to sign them.
+fn describe(bundle: &Bundle) -> Result<String> {
+    let mut out = format!("bundle for {} ({}):\n", bundle.gun, bundle.dialect);
+    for f in &bundle.files {
+        let signed = &f.metadata["signed"];
+        let version = signed["version"].as_u64().unwrap_or(0);
+        let expires = signed["expires"].as_str().unwrap_or("?");
+        let what = match f.role.as_str() {
+            "root" => {
+                let root: Root = serde_json::from_value(signed.clone())?;
+                root.roles
+                    .iter()
+                    .map(|(role, r)| {
+                        let ids: Vec<&str> =
+                            r.keyids().iter().map(|k| &k[..12.min(k.len())]).collect();
+                        format!("{role} {} of [{}]", r.threshold, ids.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+            "snapshot" | "timestamp" => format!(
+                "records {} file(s)",
+                signed["meta"].as_object().map_or(0, |m| m.len())
+            ),
+            _ => format!(
+                "{} target(s), {} delegation(s)",
+                signed["targets"].as_object().map_or(0, |m| m.len()),
+                signed["delegations"]["roles"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            ),
+        };
+        out.push_str(&format!(
+            "  {} v{version}: {what}; expires {expires}\n",
+            f.role
+        ));
+    }
+    Ok(out)
 }
 
 /// `notus sign`: add signatures to a bundle, offline. A key signs every file in the bundle that
@@ -676,6 +719,20 @@ pub fn sign_bundle(ctx: &Context, args: &SignArgs) -> Result<()> {
         bail!("{} is not a {BUNDLE_FORMAT} bundle", path.display());
     }
     let dialect = dialect_of(&bundle.dialect)?;
+    // Signing is a decision: show what is about to be signed and ask (or require --yes).
+    eprint!("{}", describe(&bundle)?);
+    if !args.yes {
+        use std::io::IsTerminal as _;
+        if !std::io::stdin().is_terminal() {
+            bail!("review the files above, then sign with --yes (not on a terminal, so no prompt)");
+        }
+        eprint!("Sign these files? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not signed");
+        }
+    }
     let mut ring = ctx.keyring();
     let mut signed_any = false;
     for r in &args.keys {
