@@ -309,7 +309,7 @@ fn prepare(
         let auth = if role == "targets" {
             root_auth_spec(root_in_force, RoleType::Targets, "root".into())?
         } else {
-            delegation_auth(trusted, &files, role, dialect)?
+            delegation_auth(trusted, &files, role)?
         };
         if role != "targets"
             && let Some(t) = trusted
@@ -377,38 +377,31 @@ fn delegation_auth(
     trusted: Option<&TrustedMetadataSet>,
     files: &[BundleFile],
     role: &str,
-    dialect: Dialect,
 ) -> Result<AuthSpec> {
+    let spec = |by: &str, d: &notus_tuf::metadata::Delegations| {
+        d.find(role).map(|e| AuthSpec {
+            by: by.to_owned(),
+            keys: d.keys.clone(),
+            keyids: e.keyids().to_vec(),
+            threshold: e.threshold(),
+        })
+    };
     for f in files.iter().rev() {
         if let Ok(t) =
             serde_json::from_value::<notus_tuf::metadata::Targets>(f.metadata["signed"].clone())
-            && let Some(d) = &t.delegations
-            && let Some(e) = d.find(role)
+            && let Some(found) = t.delegations.as_ref().and_then(|d| spec(&f.role, d))
         {
-            return Ok(AuthSpec {
-                by: f.role.clone(),
-                keys: d.keys.clone(),
-                keyids: e.keyids().to_vec(),
-                threshold: e.threshold(),
-            });
+            return Ok(found);
         }
     }
     let t = trusted.ok_or_else(|| anyhow!("{role} is not delegated"))?;
     let parent = t.delegator_of(role).ok_or_else(|| {
         anyhow!("{role} is not a delegated role: add it with `notus delegation add`")
     })?;
-    let d = t
-        .targets(parent)
+    t.targets(parent)
         .and_then(|p| p.value.delegations.as_ref())
-        .expect("delegator_of found it");
-    let e = d.find(role).expect("delegator_of found it");
-    let _ = dialect;
-    Ok(AuthSpec {
-        by: parent.to_owned(),
-        keys: d.keys.clone(),
-        keyids: e.keyids().to_vec(),
-        threshold: e.threshold(),
-    })
+        .and_then(|d| spec(parent, d))
+        .ok_or_else(|| anyhow!("{parent} no longer delegates {role}"))
 }
 
 fn refresh<'t>(metadata_dir: &Path, url: &str, http: &'t Http) -> Result<Updater<'t, Http>> {
