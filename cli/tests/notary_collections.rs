@@ -3,50 +3,18 @@
 //! publisher imports the Notary trust dir's keys, takes the collection over with
 //! `init --existing`, publishes, and `notary` itself sees the result.
 use std::path::Path;
-use std::process::Command;
+
+use notus_e2e::{notary_available, notary_config};
 
 mod common;
 use common::{Server, User, write};
 
-fn notary_available() -> bool {
-    let ok = Command::new("notary").arg("version").output().is_ok();
-    if !ok {
-        if std::env::var("NOTUS_REQUIRE_INTEROP").as_deref() == Ok("1") {
-            panic!("the notary client is not installed (apt-get install notary)");
-        }
-        eprintln!("SKIPPED: notary client not installed");
-    }
-    ok
-}
-
-/// Run the real notary client with its own trust dir.
+/// Run the real notary client with its own trust dir (a config there names the server); it
+/// must succeed.
 fn notary(trust_dir: &Path, server: &Server, args: &[&str]) -> String {
-    let config = trust_dir.join("config.json");
-    std::fs::create_dir_all(trust_dir).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            r#"{{"trust_dir":"{}","remote_server":{{"url":"{}"}}}}"#,
-            trust_dir.display(),
-            server.url
-        ),
-    )
-    .unwrap();
-    let out = Command::new("notary")
-        .arg("-c")
-        .arg(&config)
-        .args(args)
-        .env("NOTARY_ROOT_PASSPHRASE", "rootpass")
-        .env("NOTARY_TARGETS_PASSPHRASE", "targetspass")
-        .env("NOTARY_SNAPSHOT_PASSPHRASE", "snappass")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "notary {args:?} failed:\n{text}");
+    notary_config(trust_dir, &server.url);
+    let (ok, text) = notus_e2e::notary(trust_dir, ".", &[], args);
+    assert!(ok, "notary {args:?} failed:\n{text}");
     text
 }
 
@@ -124,16 +92,10 @@ fn notus_reads_and_publishes_a_collection_the_notary_client_made() {
     let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
     // And notary verifies what notus published.
-    let out = Command::new("notary")
-        .arg("-c")
-        .arg(trust.join("config.json"))
-        .args(["verify", gun, "v2", "-i", v2.to_str().unwrap(), "-q"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    notary(
+        &trust,
+        &server,
+        &["verify", gun, "v2", "-i", v2.to_str().unwrap(), "-q"],
     );
 }
 
@@ -288,21 +250,7 @@ fn a_notary_style_delegation_certificate_and_its_imported_key() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     // What a Notary delegate hands over: a certificate; what it keeps: the key.
-    let out = Command::new("openssl")
-        .current_dir(dir.path())
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-keyout", "deleg-key.pem", "-out", "deleg.crt"])
-        .args(["-subj", "/CN=releases-delegate", "-days", "3650"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    notus_e2e::delegate_key(dir.path());
     let alice = User::new(dir.path(), "alice", &server);
     let gun = "example.com/cert-delegation";
     alice.ok(&["init", gun, "--format", "notary", "--publish"]);

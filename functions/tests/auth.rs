@@ -2,28 +2,19 @@
 //! that send the client to a token service (tests/python/token_service.py, ES256 JWTs), `push`
 //! for writes, `pull` for reads, nothing without a token; and `notus-server` refuses to listen
 //! beyond loopback without authentication.
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Kill(Child);
+use notus_e2e::{Running, notary_available, notary_config, spawn_printing_url};
 
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn first_url(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned()
+/// `notus-server` on a free loopback port with data in `data` and `args` (the auth flags).
+fn start(data: &Path, args: &[&str]) -> (Running, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_notus-server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .stderr(Stdio::null());
+    spawn_printing_url(cmd)
 }
 
 fn curl(args: &[&str]) -> String {
@@ -35,26 +26,13 @@ fn curl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The notary client, with `NOTARY_AUTH` = base64(`auth`) when given.
 fn notary(dir: &Path, trust: &str, auth: Option<&str>, args: &[&str]) -> (bool, String) {
-    let mut c = Command::new("notary");
-    c.current_dir(dir)
-        .args(["-c", "config.json", "-d", trust])
-        .args(args)
-        .env("NOTARY_ROOT_PASSPHRASE", "rootpass")
-        .env("NOTARY_TARGETS_PASSPHRASE", "targetspass")
-        .env("NOTARY_SNAPSHOT_PASSPHRASE", "snappass")
-        .env_remove("NOTARY_AUTH");
-    if let Some(a) = auth {
-        use base64::Engine as _;
-        c.env(
-            "NOTARY_AUTH",
-            base64::engine::general_purpose::STANDARD.encode(a),
-        );
-    }
-    let out = c.output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    let env: Vec<(&str, String)> = auth
+        .map(|a| ("NOTARY_AUTH", notus_tuf::b64_encode(a.as_bytes())))
+        .into_iter()
+        .collect();
+    notus_e2e::notary(dir, trust, &env, args)
 }
 
 #[test]
@@ -71,11 +49,7 @@ fn refuses_to_listen_beyond_loopback_without_auth() {
 
 #[test]
 fn notary_client_gets_tokens_and_scopes_are_enforced() {
-    if Command::new("notary").arg("version").output().is_err() {
-        assert!(
-            std::env::var("NOTUS_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "the notary client is required"
-        );
+    if !notary_available() {
         return;
     }
     let Some(python) = notus_e2e::python() else {
@@ -88,18 +62,19 @@ fn notary_client_gets_tokens_and_scopes_are_enforced() {
     let token_url = ts.url.clone();
     let data = tempfile::tempdir().unwrap();
     let realm = format!("{token_url}/auth/token");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_notus-server"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .args(["--auth-realm", &realm, "--auth-service", "notus"])
-        .args(["--auth-issuer", "notus-test-issuer", "--auth-key"])
-        .arg(&pubkey)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = first_url(&mut server);
-    let _server = Kill(server);
+    let (_server, url) = start(
+        data.path(),
+        &[
+            "--auth-realm",
+            &realm,
+            "--auth-service",
+            "notus",
+            "--auth-issuer",
+            "notus-test-issuer",
+            "--auth-key",
+            pubkey.to_str().unwrap(),
+        ],
+    );
 
     // Challenges exactly as notary-server words them.
     let r = curl(&[&format!("{url}/v2/")]);
@@ -132,11 +107,7 @@ fn notary_client_gets_tokens_and_scopes_are_enforced() {
     let r = curl(&[&format!("{url}/_notary_server/health")]);
     assert!(r.starts_with("HTTP/1.1 200"), "health stays open: {r}");
 
-    std::fs::write(
-        d.join("config.json"),
-        format!("{{\"remote_server\":{{\"url\":\"{url}\"}}}}"),
-    )
-    .unwrap();
+    notary_config(d, &url);
     std::fs::write(d.join("hello.txt"), "hello\n").unwrap();
     // Without credentials, and with pull-only credentials, nothing can be published.
     let (ok, out) = notary(d, "anon", None, &["init", "-p", gun]);
@@ -186,21 +157,15 @@ fn rs256_tokens_from_an_rsa_issuer_key() {
     let ts = notus_e2e::TokenService::start(&python, &pubkey, "RS256");
     let token_url = ts.url.clone();
     let data = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_notus-server"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .args([
+    let (_server, url) = start(
+        data.path(),
+        &[
             "--auth-realm",
             &format!("{token_url}/auth/token"),
             "--auth-key",
-        ])
-        .arg(&pubkey)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = first_url(&mut server);
-    let _server = Kill(server);
+            pubkey.to_str().unwrap(),
+        ],
+    );
     let token_for = |scope: &str| -> String {
         let out = Command::new("curl")
             .args(["-sf", "-u", "alice:secret"])

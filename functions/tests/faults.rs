@@ -5,19 +5,11 @@
 //!
 //! Uses a private emulator (ministack from the pinned venv, persistence on) on its own port, and
 //! the `notus-server --aws` binary pointed at it.
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use notus_e2e::{Running, notary_available, notary_config, spawn_printing_url};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -32,9 +24,9 @@ fn ministack(python: &Path) -> Option<PathBuf> {
     bin.exists().then_some(bin)
 }
 
-fn start_emulator(bin: &Path, port: u16, state: &Path) -> Kill {
+fn start_emulator(bin: &Path, port: u16, state: &Path) -> Running {
     let url = format!("http://127.0.0.1:{port}");
-    let child = Kill(
+    let child = Running(
         Command::new(bin)
             .env("BIND_HOST", "127.0.0.1")
             .env("GATEWAY_PORT", port.to_string())
@@ -68,7 +60,7 @@ fn start_emulator(bin: &Path, port: u16, state: &Path) -> Kill {
 }
 
 /// Stop the emulator gracefully (SIGTERM), so it saves its state.
-fn stop_emulator(mut e: Kill) {
+fn stop_emulator(mut e: Running) {
     let _ = Command::new("kill").arg(e.0.id().to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -107,8 +99,8 @@ fn requests_fail_cleanly_while_aws_is_down_and_succeed_after() {
     let port = free_port();
     let emulator = start_emulator(&bin, port, state.path());
     let endpoint = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_notus-server"))
-        .args(["--listen", "127.0.0.1:0", "--aws", "--create-missing"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_notus-server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--aws", "--create-missing"])
         .args(["--bucket", "notus-faults", "--table", "notus-faults"])
         .args(["--kms-key", "alias/notus-faults"])
         .env("AWS_ENDPOINT_URL", &endpoint)
@@ -116,20 +108,8 @@ fn requests_fail_cleanly_while_aws_is_down_and_succeed_after() {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_MAX_ATTEMPTS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    let _server = Kill(server);
+        .stderr(Stdio::null());
+    let (_server, url) = spawn_printing_url(cmd);
 
     let key = |gun: &str| status_and_body(&[&format!("{url}/v2/{gun}/_trust/tuf/timestamp.key")]);
     let (code, before) = key("example.com/before");
@@ -167,7 +147,7 @@ fn requests_fail_cleanly_while_aws_is_down_and_succeed_after() {
 
     // The signing key disabled in KMS: a real publish is refused with a retryable 503 and leaves
     // nothing behind; enabled again, the same publish succeeds.
-    if Command::new("notary").arg("version").output().is_err() {
+    if !notary_available() {
         return;
     }
     let kms = |action: &str| {
@@ -188,27 +168,8 @@ fn requests_fail_cleanly_while_aws_is_down_and_succeed_after() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("config.json"),
-        format!("{{\"remote_server\":{{\"url\":\"{url}\"}}}}"),
-    )
-    .unwrap();
-    let notary = |trust: &str, args: &[&str]| {
-        let out = Command::new("notary")
-            .current_dir(d)
-            .args(["-c", "config.json", "-d", trust])
-            .args(args)
-            .env("NOTARY_ROOT_PASSPHRASE", "rootpass")
-            .env("NOTARY_TARGETS_PASSPHRASE", "targetspass")
-            .env("NOTARY_SNAPSHOT_PASSPHRASE", "snappass")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    notary_config(d, &url);
+    let notary = |trust: &str, args: &[&str]| notus_e2e::notary(d, trust, &[], args);
     let gun = "example.com/kms-down";
     // The key is assigned while KMS works (the client asks for it at init).
     let (ok, out) = notary("trust", &["init", gun]);

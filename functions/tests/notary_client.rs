@@ -3,76 +3,28 @@
 //! whole command set works, each step checked by the client's output, with fresh clients seeing
 //! every change and the served metadata byte-consistent.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use notus_e2e::{Running, notary_available as have_notary, notary_config, spawn_printing_url};
 
 /// Start `notus-server` on a free loopback port; returns it and its URL.
-fn start(args: &[&str]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_notus-server"))
-        .args(["--listen", "127.0.0.1:0"])
+fn start(args: &[&str]) -> (Running, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_notus-server"));
+    cmd.args(["--listen", "127.0.0.1:0"])
         .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("notus-server starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
-    (Server(child), url)
+        .stderr(Stdio::null());
+    spawn_printing_url(cmd)
 }
 
 fn notary(dir: &Path, trust: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new("notary")
-        .current_dir(dir)
-        .args(["-c", "config.json", "-d", trust])
-        .args(args)
-        .env("NOTARY_ROOT_PASSPHRASE", "rootpass")
-        .env("NOTARY_TARGETS_PASSPHRASE", "targetspass")
-        .env("NOTARY_SNAPSHOT_PASSPHRASE", "snappass")
-        .env("NOTARY_DELEGATION_PASSPHRASE", "delegpass")
-        .output()
-        .expect("notary runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-fn have_notary() -> bool {
-    let ok = Command::new("notary").arg("version").output().is_ok();
-    if !ok {
-        assert!(
-            std::env::var("NOTUS_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "the notary client is required (apt-get install notary)"
-        );
-        eprintln!("notary client not installed: skipping");
-    }
-    ok
+    notus_e2e::notary(dir, trust, &[], args)
 }
 
 fn walkthrough(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("config.json"),
-        format!("{{\"remote_server\":{{\"url\":\"{url}\"}}}}"),
-    )
-    .unwrap();
+    notary_config(d, url);
     std::fs::write(d.join("hello.txt"), "hello\n").unwrap();
     let gun = "example.com/walkthrough";
     let (ok, out) = notary(d, "trust", &["init", "-p", gun]);
@@ -144,29 +96,6 @@ fn notary_client_against_aws_server_on_emulator() {
     walkthrough(&url);
 }
 
-/// A P-256 key and a self-signed certificate for a delegate, made now (no fixture that expires).
-fn delegate_key(dir: &Path) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-keyout", "deleg-key.pem", "-out", "deleg.crt"])
-        .args(["-subj", "/CN=releases-delegate", "-days", "3650"])
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// GET a metadata file from the server.
 fn get(url: &str, gun: &str, name: &str) -> Vec<u8> {
     let out = Command::new("curl")
@@ -207,14 +136,10 @@ fn served_chain_is_consistent(url: &str, gun: &str) {
 fn matrix(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(
-        d.join("config.json"),
-        format!("{{\"remote_server\":{{\"url\":\"{url}\"}}}}"),
-    )
-    .unwrap();
+    notary_config(d, url);
     std::fs::write(d.join("file1.txt"), "first file\n").unwrap();
     std::fs::write(d.join("file2.txt"), "second file\n").unwrap();
-    delegate_key(d);
+    notus_e2e::delegate_key(d);
     let gun = "example.com/matrix";
     let run = |trust: &str, args: &[&str]| {
         let (ok, out) = notary(d, trust, args);
@@ -411,33 +336,8 @@ fn matrix(url: &str) {
     // Root rotated twice; a client holding the old root walks the chain.
     run("old", &["list", gun]);
     for _ in 0..2 {
-        let out = Command::new("notary")
-            .current_dir(d)
-            .args([
-                "-c",
-                "config.json",
-                "-d",
-                "trust",
-                "key",
-                "rotate",
-                gun,
-                "root",
-            ])
-            .env("NOTARY_ROOT_PASSPHRASE", "rootpass")
-            .env("NOTARY_TARGETS_PASSPHRASE", "targetspass")
-            .env("NOTARY_SNAPSHOT_PASSPHRASE", "snappass")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write as _;
-                c.stdin.take().unwrap().write_all(b"yes\n")?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
+        let (_, text) =
+            notus_e2e::notary_answering(d, "trust", &[], &["key", "rotate", gun, "root"], b"yes\n");
         assert!(text.contains("Successfully rotated root key"), "{text}");
     }
     run("trust", &["add", "-p", gun, "v5", "file2.txt"]);
