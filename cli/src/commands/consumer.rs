@@ -95,16 +95,8 @@ pub fn open<'t>(
     let collection = ctx.home.collection(gun)?;
     let remote = Remote::new(&ctx.server_for(collection.as_ref())?);
     ensure_pin(ctx, gun, &remote, trust)?;
-    let mut up = Updater::new(
-        &ctx.home.metadata_dir(gun)?,
-        &remote.metadata_url(gun),
-        http,
-        now(),
-        Limits::default(),
-    )?;
-    up.refresh()
-        .with_context(|| format!("updating the trusted metadata of {gun}"))?;
-    Ok(up)
+    super::updated(ctx, gun, &remote, http)
+        .with_context(|| format!("updating the trusted metadata of {gun}"))
 }
 
 #[derive(Serialize)]

@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use crate::home::{Collection, Home};
 use crate::keys::{Keyring, pkcs11};
+use crate::remote::Remote;
+use crate::transport::Http;
+use crate::updater::{Limits, Updater};
 
 pub mod consumer;
 pub mod delegation;
@@ -82,4 +85,23 @@ impl Context {
         }
         Ok(())
     }
+}
+
+/// `gun`'s trusted metadata in this home, brought up to date from `remote` through the client
+/// workflow (the one way every command reads a collection).
+pub fn updated<'t>(
+    ctx: &Context,
+    gun: &str,
+    remote: &Remote,
+    http: &'t Http,
+) -> Result<Updater<'t, Http>> {
+    let mut up = Updater::new(
+        &ctx.home.metadata_dir(gun)?,
+        &remote.metadata_url(gun),
+        http,
+        crate::now(),
+        Limits::default(),
+    )?;
+    up.refresh()?;
+    Ok(up)
 }

@@ -12,7 +12,7 @@
 //! adds signatures on any machine, with no network; `publish --bundle B` checks every threshold
 //! and uploads. Publishing never sends a file whose threshold is not met.
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::Duration;
@@ -32,7 +32,7 @@ use crate::home::Collection;
 use crate::keys::{KeyRef, Keyring};
 use crate::remote::{Refused, Remote};
 use crate::transport::Http;
-use crate::updater::{Limits, Updater, write_atomic};
+use crate::updater::{Updater, write_atomic};
 
 /// Notary's default lifetime for targets and snapshot: 3 years.
 const TARGETS_LIFETIME_DAYS: i64 = 3 * 365;
@@ -404,9 +404,13 @@ fn delegation_auth(
         .ok_or_else(|| anyhow!("{parent} no longer delegates {role}"))
 }
 
-fn refresh<'t>(metadata_dir: &Path, url: &str, http: &'t Http) -> Result<Updater<'t, Http>> {
-    let mut up = Updater::new(metadata_dir, url, http, now(), Limits::default())?;
-    up.refresh()
+fn refresh<'t>(
+    ctx: &Context,
+    gun: &str,
+    remote: &Remote,
+    http: &'t Http,
+) -> Result<Updater<'t, Http>> {
+    let mut up = super::updated(ctx, gun, remote, http)
         .context("bringing the trusted state up to date before publishing")?;
     // Load every reachable role: changes may touch delegated ones.
     up.all_targets()?;
@@ -463,7 +467,6 @@ pub fn publish_with(
     let pending = pending_keys(ctx, gun)?;
     let metadata_dir = ctx.home.metadata_dir(gun)?;
     let first_publish = !metadata_dir.join("root.json").exists();
-    let url = remote.metadata_url(gun);
 
     if let Some(path) = &args.bundle {
         let bundle: Bundle = serde_json::from_slice(
@@ -513,7 +516,7 @@ pub fn publish_with(
         let up = if first_publish {
             None
         } else {
-            Some(refresh(&metadata_dir, &url, &http)?)
+            Some(refresh(ctx, gun, &remote, &http)?)
         };
         let prepared = prepare(
             ring,
@@ -614,15 +617,8 @@ fn finish(
         ctx.home.save_changelist(gun, &[])?;
     }
     let http = Http::new(std::time::Duration::from_secs(60));
-    let mut up = Updater::new(
-        &metadata_dir,
-        &remote.metadata_url(gun),
-        &http,
-        now(),
-        Limits::default(),
-    )?;
-    up.refresh()
-        .and_then(|()| up.all_targets().map(drop))
+    super::updated(ctx, gun, remote, &http)
+        .and_then(|mut up| up.all_targets().map(drop))
         .context("the published metadata did not verify when read back")?;
     eprintln!("published {gun}");
     Ok(())

@@ -17,7 +17,6 @@ use super::publisher::{ROOT_LIFETIME_DAYS, known, now, signers};
 use crate::keys::KeyRef;
 use crate::remote::Remote;
 use crate::transport::Http;
-use crate::updater::{Limits, Updater};
 
 /// `notus key rotate`.
 #[derive(Args, Debug)]
@@ -71,16 +70,8 @@ pub fn run(ctx: &Context, a: RotateArgs) -> Result<()> {
         );
     }
     let remote = Remote::new(&ctx.server_for(Some(&collection))?);
-    let metadata_dir = ctx.home.metadata_dir(&a.gun)?;
     let http = Http::new(std::time::Duration::from_secs(60));
-    let mut up = Updater::new(
-        &metadata_dir,
-        &remote.metadata_url(&a.gun),
-        &http,
-        now(),
-        Limits::default(),
-    )?;
-    up.refresh()
+    let up = super::updated(ctx, &a.gun, &remote, &http)
         .context("reading the current root before rotating")?;
     let current = up.trusted().root().value.clone();
 
