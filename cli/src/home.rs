@@ -18,7 +18,7 @@ use notus_tuf::Dialect;
 use notus_tuf::editor::Change;
 use serde::{Deserialize, Serialize};
 
-use crate::updater::write_atomic;
+use crate::files::write_atomic;
 
 /// `config.toml`.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]

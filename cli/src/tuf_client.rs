@@ -18,8 +18,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use notus_tuf::client::TrustedMetadataSet;
 
+use crate::files::write_atomic;
 use crate::transport::{Http, quote_all};
-use crate::updater::{Limits, Updater, write_atomic};
+use crate::updater::{Limits, Updater};
 
 /// Options come before the action, as the protocol passes them.
 #[derive(Args, Debug)]

@@ -19,10 +19,11 @@ use notus_tuf::metadata::TargetFile;
 use serde::Serialize;
 
 use super::Context;
+use crate::files::write_atomic;
 use crate::home::Collection;
 use crate::remote::Remote;
 use crate::transport::{Http, Transport};
-use crate::updater::{Limits, Updater, check_target, write_atomic};
+use crate::updater::{Limits, Updater, check_target};
 
 /// How to establish trust in a collection read for the first time.
 #[derive(Args, Debug, Clone, Default)]

@@ -28,11 +28,12 @@ use sha2::{Digest, Sha256};
 
 use super::Context;
 use super::publisher::{known, now, sign, signers};
+use crate::files::write_atomic;
 use crate::home::Collection;
 use crate::keys::{KeyRef, Keyring};
 use crate::remote::{Refused, Remote};
 use crate::transport::Http;
-use crate::updater::{Updater, write_atomic};
+use crate::updater::Updater;
 
 /// Notary's default lifetime for targets and snapshot: 3 years.
 const TARGETS_LIFETIME_DAYS: i64 = 3 * 365;

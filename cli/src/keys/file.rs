@@ -183,7 +183,7 @@ impl FileStore {
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))?;
-        crate::updater::write_atomic_mode(path, data, 0o600)
+        crate::files::write_atomic_mode(path, data, 0o600)
     }
 
     /// What the file for `fingerprint` says (no passphrase needed).
