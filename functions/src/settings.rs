@@ -64,14 +64,16 @@ pub struct ServiceArgs {
     /// The issuer tokens must name (`iss`), if any.
     #[arg(long, env = "NOTUS_AUTH_ISSUER")]
     pub auth_issuer: Option<String>,
-    /// PEM public keys (P-256 or RSA) that sign tokens (repeat, or comma-separated).
+    /// Public keys (P-256 or RSA) that sign tokens: PEM files, or the PEM text itself (as a
+    /// Lambda function's environment carries it; line breaks may be spaces). Repeat, or
+    /// comma-separated.
     #[arg(
         long = "auth-key",
         env = "NOTUS_AUTH_KEYS",
         value_delimiter = ',',
         value_name = "PEM"
     )]
-    pub auth_keys: Vec<std::path::PathBuf>,
+    pub auth_keys: Vec<String>,
     /// Serve only GUNs under these prefixes (repeat, or comma-separated in the environment; each
     /// ends in `/`), as notary-server's `repositories.gun_prefixes`.
     #[arg(long = "gun-prefix", env = "NOTUS_GUN_PREFIXES", value_delimiter = ',')]
@@ -81,39 +83,47 @@ pub struct ServiceArgs {
 impl ServiceArgs {
     /// The operations' configuration.
     pub fn config(&self) -> anyhow::Result<Config> {
+        // A deployment template sets every variable, unused ones to "": that means unset.
+        let set = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        let gun_prefixes: Vec<String> = nonempty(&self.gun_prefixes);
+        let auth_keys = nonempty(&self.auth_keys);
         anyhow::ensure!(
             self.refresh_window < self.timestamp_lifetime,
             "the refresh window ({}) must be shorter than the timestamp lifetime ({})",
             self.refresh_window,
             self.timestamp_lifetime
         );
-        for p in &self.gun_prefixes {
+        for p in &gun_prefixes {
             anyhow::ensure!(
                 p.ends_with('/') && p.len() > 1,
                 "GUN prefix {p:?} must end in / (e.g. example.com/)"
             );
         }
-        let auth = match &self.auth_realm {
+        let auth = match &set(&self.auth_realm) {
             None => {
-                anyhow::ensure!(self.auth_keys.is_empty(), "--auth-key needs --auth-realm");
+                anyhow::ensure!(auth_keys.is_empty(), "--auth-key needs --auth-realm");
                 None
             }
             Some(realm) => {
                 anyhow::ensure!(
-                    !self.auth_keys.is_empty(),
+                    !auth_keys.is_empty(),
                     "--auth-realm needs at least one --auth-key"
                 );
                 let mut keys = Vec::new();
-                for path in &self.auth_keys {
-                    let pem = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    keys.push(token_key(&pem).with_context(|| format!("{}", path.display()))?);
+                for key in &auth_keys {
+                    keys.push(if key.trim_start().starts_with("-----BEGIN") {
+                        token_key(key).context("the PEM text of --auth-key")?
+                    } else {
+                        let pem = std::fs::read_to_string(key)
+                            .with_context(|| format!("reading {key}"))?;
+                        token_key(&pem).with_context(|| key.clone())?
+                    });
                 }
                 Some(crate::ops::AuthConfig {
                     realm: realm.clone(),
                     policy: notus_tuf::auth::TokenPolicy {
                         service: self.auth_service.clone(),
-                        issuer: self.auth_issuer.clone(),
+                        issuer: set(&self.auth_issuer),
                         keys,
                     },
                 })
@@ -121,7 +131,7 @@ impl ServiceArgs {
         };
         Ok(Config {
             auth,
-            gun_prefixes: self.gun_prefixes.clone(),
+            gun_prefixes,
             max_targets: self.max_targets,
             max_delegations: self.max_delegations,
             request_timeout: self
@@ -137,10 +147,21 @@ impl ServiceArgs {
     }
 }
 
+/// The non-blank values of a list setting.
+fn nonempty(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
 /// A token-signing public key from PEM: P-256 or RSA SubjectPublicKeyInfo.
 fn token_key(pem: &str) -> anyhow::Result<notus_tuf::keys::PublicKey> {
     use p256::pkcs8::DecodePublicKey as _;
     let der = notus_tuf::keys::pem_body(pem, "PUBLIC KEY")?;
+    // Re-encoded, so a PEM whose line breaks became spaces reads like any other.
+    let pem = &notus_tuf::keys::pem_encode(&der, "PUBLIC KEY");
     if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(&der) {
         return Ok(notus_tuf::keys::PublicKey::EcdsaP256(k));
     }
@@ -170,9 +191,29 @@ pub struct AwsArgs {
     /// KMS key (ID, ARN or alias/NAME) that signs timestamps by default.
     #[arg(long, env = "NOTUS_KMS_KEY", default_value = "alias/notus-timestamp")]
     pub kms_key: String,
+    /// Tag (`KEY=VALUE`) on the KMS keys this deployment creates for collections; a deployment's
+    /// IAM policy lets its functions use only keys carrying it.
+    #[arg(long, env = "NOTUS_KMS_KEY_TAG", value_name = "KEY=VALUE")]
+    pub kms_key_tag: Option<String>,
     /// Create the bucket, table and key if missing (emulator and first runs).
     #[arg(long)]
     pub create_missing: bool,
+}
+
+impl AwsArgs {
+    /// The key tag as a pair, if one is set.
+    pub fn key_tag(&self) -> anyhow::Result<Option<(String, String)>> {
+        match self.kms_key_tag.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(t) => {
+                let (k, v) = t
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| anyhow::anyhow!("--kms-key-tag {t:?}: write KEY=VALUE"))?;
+                Ok(Some((k.to_owned(), v.to_owned())))
+            }
+        }
+    }
 }
 
 /// Everything a Lambda function takes from its environment.
@@ -226,7 +267,7 @@ pub async fn aws_service(args: &AwsArgs, config: Config) -> anyhow::Result<Servi
     Ok(Service {
         store: Arc::new(aws::S3Store::new(&conf, &args.bucket)),
         ledger: Arc::new(aws::DynamoLedger::new(&conf, &args.table)),
-        keys: Arc::new(aws::KmsKeys::new(&conf, &args.kms_key)),
+        keys: Arc::new(aws::KmsKeys::new(&conf, &args.kms_key).tagged(args.key_tag()?)),
         config,
         clock: system_clock(),
     })
@@ -253,6 +294,63 @@ pub fn init_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lambda_env(args: &[&str]) -> LambdaEnv {
+        use clap::Parser as _;
+        LambdaEnv::try_parse_from(std::iter::once("notus-api").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn blank_settings_from_a_template_mean_unset() {
+        let env = lambda_env(&[
+            "--auth-realm=",
+            "--auth-issuer=",
+            "--auth-key=",
+            "--gun-prefix=",
+            "--kms-key-tag=",
+        ]);
+        let config = env.service.config().unwrap();
+        assert!(config.auth.is_none());
+        assert!(config.gun_prefixes.is_empty());
+        assert_eq!(env.aws.key_tag().unwrap(), None);
+    }
+
+    #[test]
+    fn an_auth_key_may_be_pem_text_with_spaces_for_line_breaks() {
+        use p256::pkcs8::EncodePublicKey as _;
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let der = key.verifying_key().to_public_key_der().unwrap();
+        let one_line = notus_tuf::keys::pem_encode(der.as_bytes(), "PUBLIC KEY").replace('\n', " ");
+        let realm = "--auth-realm=https://auth.example/token";
+        let config = lambda_env(&[realm, &format!("--auth-key={one_line}")])
+            .service
+            .config()
+            .unwrap();
+        let auth = config.auth.expect("auth on");
+        assert_eq!(auth.policy.keys.len(), 1);
+        assert!(matches!(
+            &auth.policy.keys[0],
+            notus_tuf::keys::PublicKey::EcdsaP256(k) if k == key.verifying_key()
+        ));
+        // Neither a file nor PEM: refused, naming it.
+        let err = lambda_env(&[realm, "--auth-key=/nonexistent/issuer.pem"])
+            .service
+            .config()
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/issuer.pem"), "{err:#}");
+    }
+
+    #[test]
+    fn key_tags_are_key_equals_value() {
+        let tag = |t: &str| lambda_env(&[&format!("--kms-key-tag={t}")]).aws.key_tag();
+        assert_eq!(
+            tag("notus-deployment=prod").unwrap(),
+            Some(("notus-deployment".into(), "prod".into()))
+        );
+        assert!(tag("no-equals").is_err());
+        assert!(tag("=value").is_err());
+    }
 
     #[test]
     fn durations() {

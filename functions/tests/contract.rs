@@ -298,3 +298,42 @@ async fn key_service_contract() {
         assert!(k.sign_digest("not-a-key", &[0; 32]).await.is_err());
     }
 }
+
+/// A deployment's functions may use only KMS keys tagged with the deployment (the template's IAM
+/// policy), so every key the KMS adapter creates for a collection carries the configured tag.
+#[tokio::test]
+async fn kms_keys_created_for_collections_carry_the_deployment_tag() {
+    use notus_service::ports::KeyService as _;
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        assert!(std::env::var("NOTUS_REQUIRE_AWS").as_deref() != Ok("1"));
+        return;
+    }
+    let conf = notus_service::aws::sdk_config().await;
+    let tag = ("notus-deployment".to_owned(), "contract-test".to_owned());
+    let keys = notus_service::aws::KmsKeys::new(&conf, "alias/unused").tagged(Some(tag.clone()));
+    let created = keys.create_key().await.unwrap();
+    let tags = keys
+        .client()
+        .list_resource_tags()
+        .key_id(&created.key_ref)
+        .send()
+        .await
+        .unwrap();
+    let found: Vec<(String, String)> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+        .collect();
+    assert_eq!(found, vec![tag]);
+    // Untagged adapters (notus-server, the CLI) create keys without tags.
+    let plain = notus_service::aws::KmsKeys::new(&conf, "alias/unused");
+    let created = plain.create_key().await.unwrap();
+    let tags = plain
+        .client()
+        .list_resource_tags()
+        .key_id(&created.key_ref)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags.tags().is_empty());
+}

@@ -1,8 +1,10 @@
 //! Cross-crate end-to-end and interoperability tests live in `tests/`; this library holds what
 //! they share with other crates' tests: finding the pinned Python (python-tuf) and the Python
 //! scripts, running the real `notary` client, child processes that print their URL, and the
-//! test token service.
+//! test token service, and the notary client suite run against every way Notus is served.
 use std::path::{Path, PathBuf};
+
+pub mod notary_suite;
 
 /// The pinned venv's Python (`scripts/test-all` makes `.venv`; `NOTUS_PYTHON` overrides). When
 /// it is missing the caller's test is skipped with a message, unless `NOTUS_REQUIRE_INTEROP=1`

@@ -36,7 +36,7 @@ impl Kms {
     pub fn create(&self, description: &str) -> Result<String> {
         Ok(self
             .rt
-            .block_on(create_signing_key(self.keys.client(), description))?)
+            .block_on(create_signing_key(self.keys.client(), description, None))?)
     }
 
     /// The public key of `key`.

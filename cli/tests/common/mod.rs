@@ -45,6 +45,7 @@ impl Server {
             bucket: name.clone(),
             table: name.clone(),
             kms_key: format!("alias/{name}"),
+            kms_key_tag: None,
             create_missing: true,
         };
         let rt = tokio::runtime::Builder::new_current_thread()

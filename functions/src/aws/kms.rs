@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec, Tag};
 
 use super::classify;
 use crate::ports::{KeyService, PortError, PortResult, ServerKey};
@@ -17,6 +17,7 @@ use crate::ports::{KeyService, PortError, PortResult, ServerKey};
 pub struct KmsKeys {
     client: Client,
     default_key_id: String,
+    tag: Option<(String, String)>,
     public: Mutex<HashMap<String, ServerKey>>,
 }
 
@@ -27,8 +28,16 @@ impl KmsKeys {
         KmsKeys {
             client: Client::new(conf),
             default_key_id: default_key_id.to_owned(),
+            tag: None,
             public: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Tag every key this creates with `(key, value)` (a deployment's IAM policy allows only
+    /// keys with its tag).
+    pub fn tagged(mut self, tag: Option<(String, String)>) -> Self {
+        self.tag = tag;
+        self
     }
 
     /// The SDK client (for set-up scripts and tests).
@@ -72,16 +81,27 @@ impl KmsKeys {
     }
 }
 
-/// Create an `ECC_NIST_P256` `SIGN_VERIFY` key; returns its ID.
-pub async fn create_signing_key(client: &Client, description: &str) -> PortResult<String> {
-    let resp = client
+/// Create an `ECC_NIST_P256` `SIGN_VERIFY` key, tagged with `tag` if given; returns its ID.
+pub async fn create_signing_key(
+    client: &Client,
+    description: &str,
+    tag: Option<&(String, String)>,
+) -> PortResult<String> {
+    let mut req = client
         .create_key()
         .key_spec(KeySpec::EccNistP256)
         .key_usage(KeyUsageType::SignVerify)
-        .description(description)
-        .send()
-        .await
-        .map_err(|e| classify("KMS CreateKey", e))?;
+        .description(description);
+    if let Some((key, value)) = tag {
+        req = req.tags(
+            Tag::builder()
+                .tag_key(key)
+                .tag_value(value)
+                .build()
+                .map_err(|e| PortError::Other(format!("KMS tag: {e}")))?,
+        );
+    }
+    let resp = req.send().await.map_err(|e| classify("KMS CreateKey", e))?;
     resp.key_metadata()
         .map(|m| m.key_id().to_owned())
         .ok_or_else(|| PortError::Other("KMS CreateKey returned no key".into()))
@@ -97,6 +117,7 @@ impl KeyService for KmsKeys {
         let id = create_signing_key(
             &self.client,
             "notus: dedicated timestamp/snapshot key of one collection",
+            self.tag.as_ref(),
         )
         .await?;
         self.describe(&id).await

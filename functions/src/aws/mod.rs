@@ -93,7 +93,7 @@ pub async fn ensure_resources(
                 "KMS key {kms_key} does not exist (only an alias/NAME can be created)"
             )));
         };
-        let id = kms::create_signing_key(&kms, "notus: default timestamp key").await?;
+        let id = kms::create_signing_key(&kms, "notus: default timestamp key", None).await?;
         kms.create_alias()
             .alias_name(format!("alias/{alias}"))
             .target_key_id(&id)

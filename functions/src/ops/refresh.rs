@@ -44,6 +44,36 @@ pub struct Report {
     pub not_due: usize,
     /// Failed (logged; retried next run).
     pub failed: usize,
+    /// Collections that, after the run, still expire within half the refresh window: refresh
+    /// is failing for them, and clients will soon refuse their timestamps (a deployment alarms
+    /// on any).
+    pub expiring: usize,
+}
+
+/// A run's counts as one CloudWatch embedded-metric-format line (namespace `Notus`, dimension
+/// `Deployment`): Lambda's log ingestion turns it into metrics, with no CloudWatch API call or
+/// permission.
+pub fn embedded_metrics(
+    report: &Report,
+    deployment: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    const METRICS: [&str; 4] = ["Refreshed", "Failed", "ExpiringSoon", "Due"];
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "Notus",
+                "Dimensions": [["Deployment"]],
+                "Metrics": METRICS.map(|m| serde_json::json!({"Name": m, "Unit": "Count"})),
+            }],
+        },
+        "Deployment": deployment,
+        "Refreshed": report.refreshed,
+        "Failed": report.failed,
+        "ExpiringSoon": report.expiring,
+        "Due": report.due,
+    })
 }
 
 /// Refresh every collection that is due.
@@ -74,6 +104,8 @@ pub async fn refresh_all(svc: &Service) -> ApiResult<Report> {
             }
         }
     }
+    let margin = svc.now() + svc.config.refresh_window / 2;
+    report.expiring = svc.ledger.due(margin).await.map_err(backend)?.len();
     tracing::info!(?report, "refresh run finished");
     Ok(report)
 }
@@ -167,5 +199,36 @@ pub async fn refresh_one(svc: &Service, gun: &str) -> ApiResult<Outcome> {
         Ok(Outcome::Refreshed)
     } else {
         Ok(Outcome::Raced)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_metrics_name_every_value_they_declare() {
+        let report = Report {
+            due: 5,
+            refreshed: 3,
+            failed: 1,
+            expiring: 2,
+            ..Report::default()
+        };
+        let at = chrono::DateTime::from_timestamp(1_795_640_400, 0).unwrap();
+        let line = embedded_metrics(&report, "prod", at);
+        assert_eq!(line["_aws"]["Timestamp"], 1_795_640_400_000i64);
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "Notus");
+        assert_eq!(declared["Dimensions"][0][0], "Deployment");
+        assert_eq!(line["Deployment"], "prod");
+        // EMF drops a metric whose value is missing from the line.
+        for m in declared["Metrics"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            assert!(line[name].is_number(), "{name} declared but not set");
+        }
+        assert_eq!(line["ExpiringSoon"], 2);
+        assert_eq!(line["Failed"], 1);
+        assert_eq!(line["Refreshed"], 3);
     }
 }
