@@ -297,8 +297,7 @@ mod tests {
 
     fn lambda_env(args: &[&str]) -> LambdaEnv {
         use clap::Parser as _;
-        LambdaEnv::try_parse_from(std::iter::once("notus-api").chain(args.iter().copied()))
-            .unwrap()
+        LambdaEnv::try_parse_from(std::iter::once("notus-api").chain(args.iter().copied())).unwrap()
     }
 
     #[test]
@@ -338,7 +337,10 @@ mod tests {
             .service
             .config()
             .unwrap_err();
-        assert!(format!("{err:#}").contains("/nonexistent/issuer.pem"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("/nonexistent/issuer.pem"),
+            "{err:#}"
+        );
     }
 
     #[test]
