@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | head of a GUN | `head#{gun}` | 0 | `seq`, `body` (JSON), `refresh_due`, `deleting` |
+//! | head of a GUN | `head#{gun}` | 0 | `seq`, `body` (JSON), `refresh_due`, `deleting`, `due_shard`, `due_at` |
 //! | keys of a GUN | `keys#{gun}` | 0 | `rev`, `body` |
 //! | change counter | `counter` | 0 | `n` |
 //! | global feed | `feed` | id | `body` |
@@ -12,6 +12,12 @@
 //! on condition that its `seq` is the expected one, and put both feed items. The head condition
 //! is the per-GUN serialisation point; the counter condition only orders feed IDs, and losing it
 //! just means reading the counter again.
+//!
+//! Refresh finds due collections through the sparse global secondary index `due` (partition
+//! `due_shard`, sort `due_at`, keys only): only heads carry those attributes, so a run reads the
+//! due heads and nothing else, instead of scanning a table that grows with every change. A head
+//! being deleted is due at once (`due_at` is the epoch). Heads spread over [`DUE_SHARDS`]
+//! partition values by a hash of the GUN, so no index partition takes every head write.
 
 use std::collections::HashMap;
 
@@ -20,8 +26,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -34,6 +40,21 @@ use crate::ports::{
 pub struct DynamoLedger {
     client: Client,
     table: String,
+}
+
+/// The refresh index (see the module doc).
+pub const DUE_INDEX: &str = "due";
+
+/// Partition values of the refresh index.
+pub const DUE_SHARDS: u8 = 16;
+
+/// The refresh-index partition of a GUN.
+fn due_shard(gun: &str) -> String {
+    use sha2::Digest as _;
+    format!(
+        "due#{}",
+        sha2::Sha256::digest(gun.as_bytes())[0] % DUE_SHARDS
+    )
 }
 
 /// How often a commit re-reads the counter after losing it to another GUN's commit.
@@ -116,14 +137,28 @@ impl DynamoLedger {
                 .build()
                 .map_err(PortError::other)
         };
+        let due_index = GlobalSecondaryIndex::builder()
+            .index_name(DUE_INDEX)
+            .key_schema(ks("due_shard", KeyType::Hash)?)
+            .key_schema(ks("due_at", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
+            .build()
+            .map_err(PortError::other)?;
         self.client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr("pk", ScalarAttributeType::S)?)
             .attribute_definitions(attr("sk", ScalarAttributeType::N)?)
+            .attribute_definitions(attr("due_shard", ScalarAttributeType::S)?)
+            .attribute_definitions(attr("due_at", ScalarAttributeType::S)?)
             .key_schema(ks("pk", KeyType::Hash)?)
             .key_schema(ks("sk", KeyType::Range)?)
+            .global_secondary_indexes(due_index)
             .send()
             .await
             .map_err(|e| classify("DynamoDB CreateTable", e))?;
@@ -191,6 +226,13 @@ impl Ledger for DynamoLedger {
         head_item.insert("body".into(), s(json(head)?));
         head_item.insert("refresh_due".into(), s(sortable(head.refresh_due)));
         head_item.insert("deleting".into(), AttributeValue::Bool(head.deleting));
+        head_item.insert("due_shard".into(), s(due_shard(gun)));
+        let due_at = if head.deleting {
+            DateTime::UNIX_EPOCH
+        } else {
+            head.refresh_due
+        };
+        head_item.insert("due_at".into(), s(sortable(due_at)));
         let mut head_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(head_item));
@@ -329,27 +371,25 @@ impl Ledger for DynamoLedger {
 
     async fn due(&self, before: DateTime<Utc>) -> PortResult<Vec<String>> {
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .filter_expression(
-                "begins_with(pk, :head) AND (refresh_due < :before OR deleting = :yes)",
-            )
-            .expression_attribute_values(":head", s("head#"))
-            .expression_attribute_values(":before", s(sortable(before)))
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .projection_expression("pk")
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("DynamoDB Scan", e))?;
-            for item in page.items() {
-                if let Some(AttributeValue::S(pk)) = item.get("pk")
-                    && let Some(gun) = pk.strip_prefix("head#")
-                {
-                    out.push(gun.to_owned());
+        for shard in 0..DUE_SHARDS {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("due_shard = :shard AND due_at < :before")
+                .expression_attribute_values(":shard", s(format!("due#{shard}")))
+                .expression_attribute_values(":before", s(sortable(before)))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify("DynamoDB Query (due index)", e))?;
+                for item in page.items() {
+                    if let Some(AttributeValue::S(pk)) = item.get("pk")
+                        && let Some(gun) = pk.strip_prefix("head#")
+                    {
+                        out.push(gun.to_owned());
+                    }
                 }
             }
         }
