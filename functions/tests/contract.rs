@@ -311,29 +311,24 @@ async fn kms_keys_created_for_collections_carry_the_deployment_tag() {
     let conf = notus_service::aws::sdk_config().await;
     let tag = ("notus-deployment".to_owned(), "contract-test".to_owned());
     let keys = notus_service::aws::KmsKeys::new(&conf, "alias/unused").tagged(Some(tag.clone()));
-    let created = keys.create_key().await.unwrap();
-    let tags = keys
-        .client()
-        .list_resource_tags()
-        .key_id(&created.key_ref)
-        .send()
-        .await
-        .unwrap();
-    let found: Vec<(String, String)> = tags
-        .tags()
-        .iter()
-        .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
-        .collect();
+    let found = tags_of(&keys, &keys.create_key().await.unwrap().key_ref).await;
     assert_eq!(found, vec![tag]);
     // Untagged adapters (notus-server, the CLI) create keys without tags.
     let plain = notus_service::aws::KmsKeys::new(&conf, "alias/unused");
     let created = plain.create_key().await.unwrap();
-    let tags = plain
+    assert!(tags_of(&plain, &created.key_ref).await.is_empty());
+}
+
+async fn tags_of(keys: &notus_service::aws::KmsKeys, key_id: &str) -> Vec<(String, String)> {
+    let tags = keys
         .client()
         .list_resource_tags()
-        .key_id(&created.key_ref)
+        .key_id(key_id)
         .send()
         .await
         .unwrap();
-    assert!(tags.tags().is_empty());
+    tags.tags()
+        .iter()
+        .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+        .collect()
 }

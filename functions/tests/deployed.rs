@@ -145,6 +145,15 @@ fn timestamp_version(body: &[u8]) -> (u64, String) {
     )
 }
 
+/// A notary client configured for the stack, which has just published `gun` (init -p).
+fn published(stack: &Stack, gun: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    notary_config(dir.path(), &stack.url);
+    let (ok, out) = notus_e2e::notary(dir.path(), "trust", &[], &["init", "-p", gun]);
+    assert!(ok, "{out}");
+    dir
+}
+
 #[test]
 fn notary_walkthrough_through_the_distribution() {
     let Some(stack) = stack() else { return };
@@ -166,12 +175,8 @@ fn notary_server_upload_probe_through_the_distribution() {
 #[test]
 fn a_publish_lands_in_the_bucket_and_a_missing_file_is_notarys_404() {
     let Some(stack) = stack() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    notary_config(d, &stack.url);
     let gun = "example.com/deployed-bucket";
-    let (ok, out) = notus_e2e::notary(d, "trust", &[], &["init", "-p", gun]);
-    assert!(ok, "{out}");
+    let _client = published(stack, gun);
     // What the CDN serves is byte for byte what the publish put in the bucket.
     for file in [
         "root.json",
@@ -202,12 +207,8 @@ fn a_publish_lands_in_the_bucket_and_a_missing_file_is_notarys_404() {
 #[test]
 fn the_scheduled_refresh_re_signs_a_timestamp() {
     let Some(stack) = stack() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    notary_config(d, &stack.url);
     let gun = "example.com/deployed-refresh";
-    let (ok, out) = notus_e2e::notary(d, "trust", &[], &["init", "-p", gun]);
-    assert!(ok, "{out}");
+    let client = published(stack, gun);
     let ts_url = format!("{}/v2/{gun}/_trust/tuf/timestamp.json", stack.url);
     let (status, body) = get(&ts_url);
     assert_eq!(status, 200);
@@ -231,6 +232,6 @@ fn the_scheduled_refresh_re_signs_a_timestamp() {
     assert!(expires1 > expires0, "{expires1} after {expires0}");
     eprintln!("refresh re-signed timestamp {v0} -> {v1}");
     // A fresh client verifies the re-signed timestamp (signed by the stack's KMS key).
-    let (ok, out) = notus_e2e::notary(d, "fresh", &[], &["list", gun]);
+    let (ok, out) = notus_e2e::notary(client.path(), "fresh", &[], &["list", gun]);
     assert!(ok, "{out}");
 }
