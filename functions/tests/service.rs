@@ -240,6 +240,7 @@ async fn refresh_keeps_timestamps_valid_and_is_idempotent() {
             b.clock.advance(Duration::hours(20));
             let r = refresh::refresh_all(svc).await.unwrap();
             assert_eq!((r.refreshed, r.failed), (1, 0), "{}", b.name);
+            assert_eq!(r.expiring, 0, "{}: nothing left close to expiry", b.name);
             read_verified(svc, &p.gun, &p.root, b.clock.now())
                 .await
                 .unwrap();
@@ -250,6 +251,23 @@ async fn refresh_keeps_timestamps_valid_and_is_idempotent() {
             .await
             .unwrap_err();
         assert!(err.contains("timestamp"), "{}: {err}", b.name);
+
+        // A run that cannot sign (the KMS key disabled) fails the collection and counts it as
+        // expiring, which is what the deployment's near-expiry alarm watches; enabled again,
+        // the next run re-signs it and the count is back to zero.
+        if b.name == "aws-emulator" {
+            let kms = aws_sdk_kms::Client::new(&notus_service::aws::sdk_config().await);
+            let key = svc.keys.default_key().await.unwrap().key_ref;
+            kms.disable_key().key_id(&key).send().await.unwrap();
+            let r = refresh::refresh_all(svc).await.unwrap();
+            kms.enable_key().key_id(&key).send().await.unwrap();
+            assert_eq!((r.failed, r.expiring), (1, 1), "{r:?}");
+            let r = refresh::refresh_all(svc).await.unwrap();
+            assert_eq!((r.refreshed, r.failed, r.expiring), (1, 0, 0), "{r:?}");
+            read_verified(svc, &p.gun, &p.root, b.clock.now())
+                .await
+                .unwrap();
+        }
     }
 }
 
