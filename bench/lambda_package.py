@@ -7,8 +7,8 @@ For each `<dir>/<function>/bootstrap` (what `cargo lambda build --release` write
 infra/deploy zips): the zipped size (deflate, as `aws cloudformation package` zips it) and the
 unzipped size. For notus-api, the cold start: a minimal Lambda Runtime API on 127.0.0.1 hands a
 freshly started process one API Gateway v2 event (GET /v2/, which touches no AWS service), and
-the time from spawn to the function's response is recorded, with the process's peak RSS (from
-wait4). The function's AWS settings point at 127.0.0.1:9 (nothing is called). Stdlib only.
+the time from spawn to the function's response is recorded, with the process's peak RSS
+(VmHWM). The function's AWS settings point at 127.0.0.1:9 (nothing is called). Stdlib only.
 """
 import argparse
 import http.server
@@ -46,6 +46,7 @@ def zipped_size(path):
 def cold_start(bootstrap):
     """Seconds from spawn to the first response, and peak RSS in KiB."""
     answered = threading.Event()
+    release = threading.Event()
     served = {"given": False}
 
     class Runtime(http.server.BaseHTTPRequestHandler):
@@ -67,7 +68,7 @@ def cold_start(bootstrap):
                 self.end_headers()
                 self.wfile.write(body)
             else:  # nothing more to hand out: hold the poll until the process is stopped
-                answered.wait(30)
+                release.wait(30)
                 self.send_response(500)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -100,15 +101,19 @@ def cold_start(bootstrap):
     proc = subprocess.Popen([bootstrap], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ok = answered.wait(30)
     elapsed = time.perf_counter() - start
+    # The process's own high-water mark (wait4's would include what it inherited at fork).
+    with open(f"/proc/{proc.pid}/status") as f:
+        peak_kib = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
     proc.terminate()
-    _, status, usage = os.wait4(proc.pid, 0)
+    release.set()
+    proc.wait()
     server.shutdown()
     if not ok:
         sys.exit(f"{bootstrap} never answered: {proc.stderr.read().decode(errors='replace')}")
     resp = json.loads(served["response"])
     if resp.get("statusCode") != 200:
         sys.exit(f"{bootstrap} answered {resp}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, peak_kib
 
 
 def main():

@@ -18,7 +18,7 @@ What it runs (everything on 127.0.0.1, the same Python client for both servers):
   and 100k targets, and of one with 1k delegations: wall time of the POST, the server's CPU
   time (notary: server + signer), and its peak RSS (VmHWM; a fresh server per case).
 * Client: `notus list` and `notary list` of the 1k and 100k collections, with an empty cache
-  (cold) and again (warm): wall time and the client's peak RSS (wait4).
+  (cold) and again (warm): wall time and the client's peak RSS (GNU time).
 
 Ratios are Notus / notary-server from this run. Needs the venv's Python (cryptography).
 """
@@ -266,17 +266,19 @@ def client_lists(server, gun, notus_bin, n):
 
 
 def measure(cmd, env):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    if status != 0:
-        sys.exit(f"{' '.join(cmd[:3])}… failed: {err.decode(errors='replace')[:500]}")
-    if len(out.splitlines()) < 2:
-        sys.exit(f"{' '.join(cmd[:3])}… listed nothing: {out[:200]!r}")
-    return wall, usage.ru_maxrss / 1024
+    """(seconds, peak RSS MiB) of one client run. GNU time reports the peak: the wait4 figure of
+    a child of this Python would include the pages it inherited at fork (Linux keeps the larger
+    of the pre-exec and post-exec high-water marks)."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + cmd, env=env,
+                           capture_output=True)
+        wall = time.perf_counter() - t0
+        if p.returncode != 0:
+            sys.exit(f"{' '.join(cmd[:3])}… failed: {p.stderr.decode(errors='replace')[:500]}")
+        if len(p.stdout.splitlines()) < 2:
+            sys.exit(f"{' '.join(cmd[:3])}… listed nothing: {p.stdout[:200]!r}")
+        return wall, int(rss.read().split()[-1]) / 1024
 
 
 def validation(start, name, n_targets, n_delegations, notus_bin, with_client):
@@ -308,9 +310,19 @@ def main():
     ap.add_argument("--notus-server", required=True)
     ap.add_argument("--notus", required=True)
     ap.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    ap.add_argument("--sections", default="throughput,validation",
+                    help="comma-separated: throughput, validation (which includes the client lists)")
     args = ap.parse_args()
     starters = {"notary-server": start_notary, "notus-server": lambda: start_notus(args.notus_server)}
 
+    sections = set(args.sections.split(","))
+    if "throughput" in sections:
+        publish_table(args, starters)
+    if "validation" in sections:
+        scale_tables(args, starters)
+
+
+def publish_table(args, starters):
     print("### Publish throughput and latency (100-target collections, incremental updates)\n")
     print("| concurrent collections | notary-server publishes/s | p50 / p99 ms | notus-server publishes/s | p50 / p99 ms | throughput ratio | p50 ratio |")
     print("|---|---|---|---|---|---|---|")
@@ -327,6 +339,9 @@ def main():
         print(f"| {g} | {n[0]:.0f} | {n[1]:.1f} / {n[2]:.1f} | {u[0]:.0f} | {u[1]:.1f} / {u[2]:.1f} "
               f"| {u[0] / n[0]:.2f}× | {u[1] / n[1]:.2f}× |", flush=True)
 
+
+
+def scale_tables(args, starters):
     print("\n### Validation at scale (first publish: root + targets + snapshot)\n")
     print("| collection | upload | notary-server wall / CPU / peak RSS | notus-server wall / CPU / peak RSS | time ratio | memory ratio |")
     print("|---|---|---|---|---|---|")

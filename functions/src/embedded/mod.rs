@@ -35,7 +35,10 @@ pub fn open(data_dir: &Path) -> Result<Embedded, PortError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| PortError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
     Ok(Embedded {
-        store: Arc::new(DirStore::open(&data_dir.join("bucket"))?),
+        store: Arc::new(DirStore::open(
+            &data_dir.join("bucket"),
+            &data_dir.join("objects"),
+        )?),
         ledger: Arc::new(RedbLedger::open(&data_dir.join("ledger.redb"))?),
         keys: Arc::new(FileKeys::open(&data_dir.join("keys"))?),
     })
