@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use notus_tuf::build::{RawSignature, UnsignedMetadata};
 use notus_tuf::keys::{PublicKey, Scheme, verify_signature};
-use notus_tuf::metadata::Envelope;
+use notus_tuf::metadata::Peek;
 use notus_tuf::server::{CurrentFile, RepoState};
 use notus_tuf::{Dialect, RoleType};
 
@@ -224,9 +224,7 @@ async fn advance_current(svc: &Service, gun: &str, f: &NewFile) -> Result<(), Po
     for _ in 0..CAS_ATTEMPTS {
         let condition = match svc.store.get(&key).await? {
             Some(obj) => {
-                let stored = Envelope::from_bytes(&obj.bytes)
-                    .ok()
-                    .and_then(|e| e.version());
+                let stored = Peek::of(&obj.bytes).and_then(|p| p.version);
                 if stored.is_some_and(|v| v >= f.version) {
                     return Ok(());
                 }
@@ -335,9 +333,8 @@ pub fn server_public_key(key: &ServerKey) -> ApiResult<PublicKey> {
 
 /// When a metadata file expires.
 pub fn expires_of(f: &NewFile) -> ApiResult<chrono::DateTime<chrono::Utc>> {
-    Envelope::from_bytes(&f.bytes)
-        .ok()
-        .and_then(|e| e.signed.get("expires")?.as_str().map(str::to_owned))
+    Peek::of(&f.bytes)
+        .and_then(|p| p.expires)
         .and_then(|s| notus_tuf::time::parse(&s).ok())
         .ok_or_else(|| updating(&format!("{} has no readable expiry", f.role)))
 }

@@ -92,6 +92,30 @@ impl Envelope {
     }
 }
 
+/// The `version` and `expires` of a metadata file's signed value, read without building the
+/// envelope: no JSON tree, no canonical form, other fields skipped. For bytes already validated
+/// (ordering stored files, scheduling refresh); it checks nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Peek {
+    /// `signed.version`.
+    pub version: Option<u64>,
+    /// `signed.expires`, as written.
+    pub expires: Option<String>,
+}
+
+impl Peek {
+    /// Peek into `bytes`; `None` if they are not a JSON object with a `signed` object.
+    pub fn of(bytes: &[u8]) -> Option<Peek> {
+        #[derive(serde::Deserialize)]
+        struct Outer {
+            signed: Peek,
+        }
+        serde_json::from_slice::<Outer>(bytes)
+            .ok()
+            .map(|o| o.signed)
+    }
+}
+
 /// A metadata file as stored or served: the typed value, its envelope, and the exact bytes with
 /// their sha256 and length (what snapshot/timestamp meta are computed from).
 #[derive(Debug, Clone)]
@@ -130,5 +154,24 @@ impl<T> Stored<T> {
     /// Length of the file in bytes.
     pub fn length(&self) -> u64 {
         self.bytes.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod peek_tests {
+    use super::Peek;
+
+    #[test]
+    fn peek_reads_version_and_expiry_and_skips_the_rest() {
+        let file = br#"{"signed":{"_type":"Targets","targets":{"a":{"length":1,"hashes":{}}},"version":7,"expires":"2030-01-01T00:00:00Z","delegations":{"keys":{},"roles":[]}},"signatures":[]}"#;
+        let p = Peek::of(file).unwrap();
+        assert_eq!(p.version, Some(7));
+        assert_eq!(p.expires.as_deref(), Some("2030-01-01T00:00:00Z"));
+        // The same answers as the full envelope.
+        let e = super::Envelope::from_bytes(file).unwrap();
+        assert_eq!(p.version, e.version());
+        assert_eq!(Peek::of(br#"{"signed":{}}"#).unwrap().version, None);
+        assert!(Peek::of(b"not json").is_none());
+        assert!(Peek::of(br#"{"signatures":[]}"#).is_none());
     }
 }

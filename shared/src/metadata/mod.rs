@@ -12,7 +12,7 @@
 mod envelope;
 mod roles;
 
-pub use envelope::{Envelope, Signature, Stored};
+pub use envelope::{Envelope, Peek, Signature, Stored};
 pub use roles::{
     DelegatedRole, Delegations, Key, KeyVal, MetaFile, RoleKeys, Root, Snapshot, SuccinctRoles,
     TargetFile, Targets, Timestamp,
