@@ -34,14 +34,26 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Deploy once per test binary; `None` (test skipped) without the emulator or notary, unless CI
-/// requires them.
+/// The stack most tests share, deployed once per test binary.
 fn stack() -> Option<&'static Stack> {
     static STACK: OnceLock<Option<Stack>> = OnceLock::new();
-    STACK.get_or_init(deploy).as_ref()
+    STACK
+        .get_or_init(|| {
+            deploy(
+                &format!("t{}", std::process::id()),
+                &[
+                    "TimestampLifetime=120s",
+                    "RefreshWindow=115s",
+                    "RefreshSchedule=rate(1 minute)",
+                ],
+            )
+        })
+        .as_ref()
 }
 
-fn deploy() -> Option<Stack> {
+/// Deploy a stack named `name` with `params`; `None` (test skipped) without the emulator or
+/// notary, unless CI requires them.
+fn deploy(name: &str, params: &[&str]) -> Option<Stack> {
     if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         assert!(
             std::env::var("NOTUS_REQUIRE_AWS").as_deref() != Ok("1"),
@@ -53,21 +65,16 @@ fn deploy() -> Option<Stack> {
         return None;
     }
     let python = notus_e2e::python()?;
-    let name = format!("t{}", std::process::id());
     // The bootstraps cargo built for these tests: the same binaries `cargo lambda build` makes,
     // in the debug profile (infra/deploy builds release ones for real deployments).
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_notus-api")).parent().unwrap();
     assert!(bin_dir.join("notus-refresh").exists());
     let started = Instant::now();
     let out = Command::new(repo().join("infra/deploy"))
-        .args(["--emulator", "--stack", &name, "--bootstraps"])
+        .args(["--emulator", "--stack", name, "--bootstraps"])
         .arg(bin_dir)
-        .args([
-            "--",
-            "TimestampLifetime=120s",
-            "RefreshWindow=115s",
-            "RefreshSchedule=rate(1 minute)",
-        ])
+        .arg("--")
+        .args(params)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -78,7 +85,7 @@ fn deploy() -> Option<Stack> {
     );
     eprintln!("deployed stack {name} in {:?}", started.elapsed());
     let described = Command::new(repo().join(".venv/bin/aws"))
-        .args(["cloudformation", "describe-stacks", "--stack-name", &name])
+        .args(["cloudformation", "describe-stacks", "--stack-name", name])
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .output()
         .unwrap();
@@ -115,8 +122,19 @@ fn deploy() -> Option<Stack> {
 
 /// GET through the distribution: (status, body).
 fn get(url: &str) -> (u16, Vec<u8>) {
+    curl(&[url])
+}
+
+/// POST with an empty body: (status, body).
+fn post_empty(url: &str) -> (u16, Vec<u8>) {
+    curl(&["-X", "POST", url])
+}
+
+/// curl with `args`: (status, body).
+fn curl(args: &[&str]) -> (u16, Vec<u8>) {
     let out = Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", url])
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
         .output()
         .unwrap();
     let mut body = out.stdout;
@@ -234,4 +252,64 @@ fn the_scheduled_refresh_re_signs_a_timestamp() {
     // A fresh client verifies the re-signed timestamp (signed by the stack's KMS key).
     let (ok, out) = notus_e2e::notary(client.path(), "fresh", &[], &["list", gun]);
     assert!(ok, "{out}");
+}
+
+/// The template's authentication and GUN-prefix parameters reach the function: a second stack
+/// with notary-server's token auth (the issuer's PEM passed with spaces for line breaks, as the
+/// README shows) refuses anonymous publishes with notary-server's challenge, lets a user with
+/// push scope publish through the distribution, and serves only the allowed prefix.
+#[test]
+fn token_auth_and_gun_prefixes_from_the_template() {
+    if stack().is_none() {
+        return;
+    }
+    let python = notus_e2e::python().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pubkey = d.join("issuer.pem");
+    let tokens = notus_e2e::TokenService::start(&python, &pubkey, "ES256");
+    let realm = format!("{}/auth/token", tokens.url);
+    let pem = std::fs::read_to_string(&pubkey).unwrap().replace('\n', " ");
+    let stack = deploy(
+        &format!("a{}", std::process::id()),
+        &[
+            &format!("AuthRealm={realm}"),
+            "AuthIssuer=notus-test-issuer",
+            &format!("AuthIssuerPublicKey={pem}"),
+            "GunPrefixes=example.com/",
+        ],
+    )
+    .unwrap();
+    let challenge = Command::new("curl")
+        .args(["-si", &format!("{}/v2/", stack.url)])
+        .output()
+        .unwrap();
+    let challenge = String::from_utf8_lossy(&challenge.stdout).to_lowercase();
+    assert!(challenge.starts_with("http/1.1 401"), "{challenge}");
+    assert!(
+        challenge.contains(&format!(
+            "www-authenticate: bearer realm=\"{}\",service=\"notus\"",
+            realm.to_lowercase()
+        )),
+        "{challenge}"
+    );
+    let (status, body) = post_empty(&format!("{}/v2/other.org/x/_trust/tuf/", stack.url));
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("INVALID_GUN"));
+
+    notary_config(d, &stack.url);
+    let gun = "example.com/deployed-auth";
+    let as_user = |trust: &str, auth: Option<&str>, args: &[&str]| {
+        let env: Vec<(&str, String)> = auth
+            .map(|a| ("NOTARY_AUTH", notus_tuf::b64_encode(a.as_bytes())))
+            .into_iter()
+            .collect();
+        notus_e2e::notary(d, trust, &env, args)
+    };
+    let (ok, out) = as_user("anon", None, &["init", "-p", gun]);
+    assert!(!ok, "an anonymous publish must be refused: {out}");
+    let (ok, out) = as_user("alice", Some("alice:secret"), &["init", "-p", gun]);
+    assert!(ok && out.contains("Successfully published"), "{out}");
+    let (ok, out) = as_user("reader", None, &["list", gun]);
+    assert!(ok, "reads stay public through the CDN: {out}");
 }
