@@ -10,8 +10,25 @@ use common::{embedded_backend, multipart, request};
 use notus_service::Config;
 use serde_json::json;
 
-fn detail(r: &http::Response<bytes::Bytes>) -> String {
-    String::from_utf8_lossy(r.body()).into_owned()
+/// POST `parts` as an upload to `gun`: the status and the body's text.
+async fn upload(
+    svc: &notus_service::ops::Service,
+    gun: &str,
+    parts: &[(&str, &[u8])],
+) -> (u16, String) {
+    let (ct, body) = multipart(parts);
+    let r = request(
+        svc,
+        "POST",
+        &format!("/v2/{gun}/_trust/tuf/"),
+        Some(&ct),
+        body,
+    )
+    .await;
+    (
+        r.status().as_u16(),
+        String::from_utf8_lossy(r.body()).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -24,39 +41,31 @@ async fn too_many_targets_or_delegations_are_refused_before_validation() {
     let svc = &b.svc;
     let t = json!({"length": 1, "hashes": {"sha256": "AA=="}});
     let targets = json!({"signed": {"_type": "targets", "targets": {"a": t, "b": t, "c": t}}, "signatures": []});
-    let (ct, body) = multipart(&[("targets", targets.to_string().as_bytes())]);
-    let r = request(
+    let (status, detail) = upload(
         svc,
-        "POST",
-        "/v2/example.com/big/_trust/tuf/",
-        Some(&ct),
-        body,
+        "example.com/big",
+        &[("targets", targets.to_string().as_bytes())],
     )
     .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(status, 400);
     assert!(
-        detail(&r).contains("targets lists 3 targets; the limit is 2"),
-        "{}",
-        detail(&r)
+        detail.contains("targets lists 3 targets; the limit is 2"),
+        "{detail}"
     );
 
     let role = |n: &str| json!({"name": n, "keyids": [], "threshold": 1, "paths": [""]});
     let deleg = json!({"signed": {"_type": "targets", "targets": {},
         "delegations": {"keys": {}, "roles": [role("targets/a"), role("targets/b")]}}, "signatures": []});
-    let (ct, body) = multipart(&[("targets", deleg.to_string().as_bytes())]);
-    let r = request(
+    let (status, detail) = upload(
         svc,
-        "POST",
-        "/v2/example.com/big/_trust/tuf/",
-        Some(&ct),
-        body,
+        "example.com/big",
+        &[("targets", deleg.to_string().as_bytes())],
     )
     .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(status, 400);
     assert!(
-        detail(&r).contains("makes 2 delegations; the limit is 1"),
-        "{}",
-        detail(&r)
+        detail.contains("makes 2 delegations; the limit is 1"),
+        "{detail}"
     );
     assert!(
         svc.store.list("").await.unwrap().is_empty(),
@@ -138,31 +147,14 @@ async fn too_many_parts_or_bytes_are_refused() {
         .iter()
         .map(|(r, d)| (r.as_str(), d.as_slice()))
         .collect();
-    let (ct, body) = multipart(&refs);
-    let r = request(
-        svc,
-        "POST",
-        "/v2/example.com/parts/_trust/tuf/",
-        Some(&ct),
-        body,
-    )
-    .await;
-    assert_eq!(r.status(), 400, "{}", detail(&r));
+    let (status, detail) = upload(svc, "example.com/parts", &refs).await;
+    assert_eq!(status, 400, "{detail}");
     let big = vec![b'x'; 5000];
-    let (ct, body) = multipart(&[("targets", &big)]);
-    let r = request(
-        svc,
-        "POST",
-        "/v2/example.com/parts/_trust/tuf/",
-        Some(&ct),
-        body,
-    )
-    .await;
-    assert_eq!(r.status(), 400);
+    let (status, detail) = upload(svc, "example.com/parts", &[("targets", &big)]).await;
+    assert_eq!(status, 400);
     assert!(
-        detail(&r).contains("exceeds the limit of 4096 bytes"),
-        "{}",
-        detail(&r)
+        detail.contains("exceeds the limit of 4096 bytes"),
+        "{detail}"
     );
     assert!(
         svc.store.list("").await.unwrap().is_empty(),
