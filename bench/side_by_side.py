@@ -23,7 +23,6 @@ What it runs (everything on 127.0.0.1, the same Python client for both servers):
 Ratios are Notus / notary-server from this run. Needs the venv's Python (cryptography).
 """
 import argparse
-import concurrent.futures
 import hashlib
 import http.client
 import json
