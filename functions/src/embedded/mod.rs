@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! notus-data/
-//!   bucket/   the object store, laid out exactly like the S3 bucket
+//!   bucket/   the object store, laid out exactly like the S3 bucket (names are hard links)
+//!   objects/  each distinct content once, by sha256 (what the names link to)
 //!   ledger.redb   heads, change feed, refresh index, key assignments (one file, one writer)
 //!   keys/     P-256 signing keys, PKCS#8 PEM, mode 0600
 //! ```
