@@ -299,6 +299,41 @@ impl Publisher {
         self.targets_bytes.clone()
     }
 
+    /// Next targets file with every `(name, content)` added, signed once (for large collections).
+    pub fn add_targets<'a>(&mut self, items: impl IntoIterator<Item = (String, &'a [u8])>) {
+        for (name, content) in items {
+            let (hashes, length) = notus_tuf::metadata::describe(Dialect::Tuf, content);
+            self.targets
+                .insert(name, json!({"length": length, "hashes": hashes}));
+        }
+        self.targets_version += 1;
+        self.targets_bytes = sign(
+            json!({
+                "_type": "targets", "spec_version": "1.0.31", "version": self.targets_version,
+                "expires": Self::expires(Utc::now(), 365), "targets": self.targets,
+            }),
+            &[&self.targets_key],
+        );
+    }
+
+    /// Take `other`'s signed targets file as this publisher's (same seed, so the same targets
+    /// key): a large collection signed once, published under many GUNs.
+    pub fn adopt_targets(&mut self, other: &Publisher) {
+        self.targets = other.targets.clone();
+        self.targets_bytes = other.targets_bytes.clone();
+        self.targets_version = other.targets_version;
+    }
+
+    /// The parts of a first publish (root, targets, snapshot) of the targets added so far.
+    pub fn initial_of_added(&mut self) -> Vec<(String, Vec<u8>)> {
+        let s = self.snapshot();
+        vec![
+            ("root".into(), self.root.clone()),
+            ("targets".into(), self.targets_bytes.clone()),
+            ("snapshot".into(), s),
+        ]
+    }
+
     /// Next snapshot over the current targets.
     pub fn snapshot(&mut self) -> Vec<u8> {
         self.snapshot_version += 1;
@@ -353,20 +388,29 @@ impl Publisher {
 
     /// POST the parts.
     pub async fn post(&self, svc: &Service, parts: &[(String, Vec<u8>)]) -> http::Response<Bytes> {
-        let refs: Vec<(&str, &[u8])> = parts
-            .iter()
-            .map(|(r, b)| (r.as_str(), b.as_slice()))
-            .collect();
-        let (ct, body) = multipart(&refs);
-        request(
-            svc,
-            "POST",
-            &format!("/v2/{}/_trust/tuf/", self.gun),
-            Some(&ct),
-            body,
-        )
-        .await
+        post_parts(svc, &self.gun, parts).await
     }
+}
+
+/// POST upload parts to `gun`.
+pub async fn post_parts(
+    svc: &Service,
+    gun: &str,
+    parts: &[(String, Vec<u8>)],
+) -> http::Response<Bytes> {
+    let refs: Vec<(&str, &[u8])> = parts
+        .iter()
+        .map(|(r, b)| (r.as_str(), b.as_slice()))
+        .collect();
+    let (ct, body) = multipart(&refs);
+    request(
+        svc,
+        "POST",
+        &format!("/v2/{gun}/_trust/tuf/"),
+        Some(&ct),
+        body,
+    )
+    .await
 }
 
 /// What a TUF client sees when it starts from `timestamp.json` with `root` as its trust anchor:
