@@ -135,14 +135,15 @@ fn encode_file(
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    write_file(dialect, payload, signed, &encoded)
+    write_file(dialect, payload, &serde_json::to_vec(signed)?, &encoded)
 }
 
-/// The file bytes for `signed` with already encoded signatures (the method is dropped in TUF).
+/// The file bytes for `signed` (its canonical `payload`, and `signed_json`, the same value as
+/// JSON text) with already encoded signatures (the method is dropped in TUF).
 fn write_file(
     dialect: Dialect,
     payload: &[u8],
-    signed: &Value,
+    signed_json: &[u8],
     sigs: &[NotarySignature],
 ) -> Result<Vec<u8>, Error> {
     match dialect {
@@ -154,8 +155,13 @@ fn write_file(
                 .collect();
             // Plain JSON, not canonical JSON: canonical JSON writes control characters raw (a
             // PEM key's newlines), which is not valid JSON. Readers re-canonicalise `signed`.
-            let env = json!({"signatures": sigs, "signed": signed});
-            Ok(serde_json::to_vec(&env)?)
+            let mut out = Vec::with_capacity(signed_json.len() + 32 + 160 * sigs.len());
+            out.extend_from_slice(b"{\"signatures\":");
+            serde_json::to_writer(&mut out, &sigs)?;
+            out.extend_from_slice(b",\"signed\":");
+            out.extend_from_slice(signed_json);
+            out.push(b'}');
+            Ok(out)
         }
     }
 }
@@ -188,7 +194,7 @@ pub fn add_signatures(
             sig,
         });
     }
-    write_file(dialect, &env.payload, &env.signed, &sigs)
+    write_file(dialect, &env.payload, env.signed_json(), &sigs)
 }
 
 /// The `expires` string of a dialect for a time.

@@ -23,23 +23,54 @@ pub struct Signature {
     pub extra: BTreeMap<String, Value>,
 }
 
-/// A parsed envelope: the `signed` value exactly as received, its canonical bytes (the payload
-/// every signature is over) and the signatures.
+/// A parsed envelope: the canonical bytes of `signed` (the payload every signature is over),
+/// the `signed` value as received, and the signatures.
+///
+/// No JSON tree is kept: files are re-encoded straight from their text
+/// ([`canonical::reencode`]), and typed views are decoded from the received `signed` text on
+/// request. A 100k-target file costs its text and its canonical form, not a tree of a million
+/// nodes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
-    /// The `signed` object as received (unknown fields included).
-    pub signed: Value,
     /// `canonical(signed)`: what the signatures sign.
     pub payload: Vec<u8>,
     /// The signatures.
     pub signatures: Vec<Signature>,
+    /// `signed` as received, when it differs from `payload` (canonical JSON writes control
+    /// characters raw, which JSON parsers refuse, so typed views are read from this text).
+    received: Option<Vec<u8>>,
+    type_name: Option<String>,
+    version: Option<u64>,
 }
 
 impl Envelope {
     /// Parse a metadata file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let value: Value = serde_json::from_slice(bytes)?;
-        Self::from_value(value)
+        #[derive(Deserialize)]
+        struct File<'a> {
+            #[serde(borrow)]
+            signed: &'a serde_json::value::RawValue,
+            signatures: Vec<Signature>,
+        }
+        let file: File<'_> = serde_json::from_slice(bytes)?;
+        let received = file.signed.get().as_bytes();
+        if received.first() != Some(&b'{') {
+            return Err(DecodeError::Json("\"signed\" is not an object".into()));
+        }
+        check_signers_distinct(&file.signatures)?;
+        let canonical::Reencoded {
+            bytes: payload,
+            type_name,
+            version,
+        } = canonical::reencode(received)?;
+        let received = (payload != received).then(|| received.to_vec());
+        Ok(Envelope {
+            payload,
+            signatures: file.signatures,
+            received,
+            type_name,
+            version,
+        })
     }
 
     /// Parse an already decoded JSON value.
@@ -57,39 +88,57 @@ impl Envelope {
             .remove("signatures")
             .ok_or_else(|| DecodeError::Json("missing \"signatures\"".into()))?;
         let signatures: Vec<Signature> = serde_json::from_value(sigs)?;
-        // python-tuf refuses a file with two signatures under one key ID; so do we, so that a
-        // duplicated signature can never be mistaken for two signers.
-        let mut seen = std::collections::BTreeSet::new();
-        for s in &signatures {
-            if !seen.insert(s.keyid.as_str()) {
-                return Err(DecodeError::Json(format!(
-                    "multiple signatures found for keyid {}",
-                    s.keyid
-                )));
-            }
-        }
+        check_signers_distinct(&signatures)?;
         let payload = canonical::to_vec(&signed)?;
+        let text = serde_json::to_vec(&signed)?;
         Ok(Envelope {
-            signed,
+            received: (text != payload).then_some(text),
             payload,
             signatures,
+            type_name: signed.get("_type").and_then(Value::as_str).map(Into::into),
+            version: signed.get("version").and_then(Value::as_u64),
         })
     }
 
     /// The `_type` string of the signed value, if any.
     pub fn type_name(&self) -> Option<&str> {
-        self.signed.get("_type").and_then(Value::as_str)
+        self.type_name.as_deref()
     }
 
     /// The `version` of the signed value, if it is an unsigned integer.
     pub fn version(&self) -> Option<u64> {
-        self.signed.get("version").and_then(Value::as_u64)
+        self.version
+    }
+
+    /// `signed` as JSON text (as received; the payload itself when that was canonical).
+    pub fn signed_json(&self) -> &[u8] {
+        self.received.as_deref().unwrap_or(&self.payload)
+    }
+
+    /// `signed` as a JSON tree (for the rare callers that edit it).
+    pub fn signed_value(&self) -> Result<Value, DecodeError> {
+        Ok(serde_json::from_slice(self.signed_json())?)
     }
 
     /// Decode the signed value into a typed role.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, DecodeError> {
-        Ok(T::deserialize(&self.signed)?)
+        Ok(serde_json::from_slice(self.signed_json())?)
     }
+}
+
+/// python-tuf refuses a file with two signatures under one key ID; so do we, so that a
+/// duplicated signature can never be mistaken for two signers.
+fn check_signers_distinct(signatures: &[Signature]) -> Result<(), DecodeError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in signatures {
+        if !seen.insert(s.keyid.as_str()) {
+            return Err(DecodeError::Json(format!(
+                "multiple signatures found for keyid {}",
+                s.keyid
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The `version` and `expires` of a metadata file's signed value, read without building the

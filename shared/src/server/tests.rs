@@ -177,7 +177,7 @@ impl Repo {
     /// The `meta` of the stored snapshot.
     fn snapshot_meta(&self) -> Value {
         let env = crate::Envelope::from_bytes(&self.state.files["snapshot"].bytes).unwrap();
-        env.signed["meta"].clone()
+        env.signed_value().unwrap()["meta"].clone()
     }
 }
 

@@ -12,6 +12,9 @@
 //! whether some other crate in the build enables serde_json's `preserve_order` feature: this
 //! encoder sorts explicitly, whatever map type `Value` uses.
 //!
+//! [`reencode`] produces the same bytes straight from JSON text, without the tree (the path
+//! every received file takes).
+//!
 //! [`notary_envelope`] writes the *file* bytes of a Notary metadata file, which differ from the
 //! signed bytes in one way: Go's `encoding/json` HTML-escapes `<`, `>`, `&`, U+2028 and U+2029
 //! inside the embedded `signed` object (reference API §10.2).
@@ -19,6 +22,9 @@
 use serde_json::Value;
 
 use crate::error::DecodeError;
+
+mod reencode;
+pub use reencode::{Reencoded, reencode};
 
 /// Encode a JSON value canonically.
 pub fn to_vec(value: &Value) -> Result<Vec<u8>, DecodeError> {
