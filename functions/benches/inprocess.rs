@@ -126,8 +126,8 @@ fn validate(c: &mut Criterion) {
 }
 
 /// Whole publishes through the router on the embedded adapters: an incremental publish (targets
-/// + snapshot; the server signs the timestamp) of a 100-target collection, and first publishes
-/// of large collections.
+/// and snapshot; the server signs the timestamp) of a 100-target collection, and first
+/// publishes of large collections.
 fn publish(c: &mut Criterion) {
     let rt = runtime();
     let backend = common::embedded_backend(Config::default());
