@@ -309,6 +309,8 @@ def main():
     ap.add_argument("--notus-server", required=True)
     ap.add_argument("--notus", required=True)
     ap.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    ap.add_argument("--targets", help="validation: only these target counts (comma-separated)")
+    ap.add_argument("--no-lists", action="store_true", help="validation: skip the client lists")
     ap.add_argument("--sections", default="throughput,validation",
                     help="comma-separated: throughput, validation (which includes the client lists)")
     args = ap.parse_args()
@@ -347,10 +349,12 @@ def scale_tables(args, starters):
     cases = [(1_000, 0), (10_000, 0), (100_000, 0), (0, 1_000)]
     if args.quick:
         cases = [(1_000, 0), (10_000, 0), (0, 1_000)]
+    if args.targets:  # e.g. --targets 100000: only these sizes, no delegation case
+        cases = [(int(n), 0) for n in args.targets.split(",")]
     lists = {}
     for n_targets, n_deleg in cases:
         res = {name: validation(start, name, n_targets, n_deleg, args.notus,
-                                with_client=n_targets in (1_000, 100_000))
+                                with_client=n_targets in (1_000, 100_000) and not args.no_lists)
                for name, start in starters.items()}
         label = f"{n_targets:,} targets" if n_targets else f"{n_deleg:,} delegations"
         a, b = res["notary-server"], res["notus-server"]

@@ -9,6 +9,9 @@
 //! `bench/run` runs it with short measurement times and copies the medians into
 //! docs/benchmarks.md (criterion writes them to target/criterion/*/new/estimates.json).
 
+#[global_allocator]
+static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

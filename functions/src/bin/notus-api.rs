@@ -2,6 +2,9 @@
 //! router as `notus-server`, over S3, DynamoDB and KMS. Settings come from the environment
 //! (`NOTUS_BUCKET`, `NOTUS_TABLE`, `NOTUS_KMS_KEY`, `NOTUS_TIMESTAMP_LIFETIME`, ...).
 
+#[global_allocator]
+static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use notus_service::settings;

@@ -5,6 +5,9 @@
 //! one CloudWatch embedded-metric line (namespace `Notus`, dimension `Deployment`), which the
 //! template's near-expiry alarm watches.
 
+#[global_allocator]
+static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use notus_service::ops::refresh;
 use notus_service::settings;

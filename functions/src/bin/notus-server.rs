@@ -2,6 +2,9 @@
 //! S3/DynamoDB/KMS (`--aws`). It also runs refresh on a timer, which a deployment does with a
 //! scheduled function.
 
+#[global_allocator]
+static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

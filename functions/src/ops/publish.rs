@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use notus_tuf::RoleType;
 use notus_tuf::build;
+use notus_tuf::metadata::Counts;
 use notus_tuf::server::{
     HeldKeys, NotaryError, SnapshotPlan, Upload, UploadError, held_key, uploads_from_multipart,
     validate_update,
@@ -48,14 +49,13 @@ pub fn held_keys(keys: &KeyAssignments) -> ApiResult<HeldKeys> {
 /// number of targets and of delegations.
 fn check_sizes(config: &super::Config, uploads: &[Upload]) -> Result<(), UploadError> {
     for u in uploads {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&u.data) else {
+        let Some(Counts {
+            targets,
+            delegations,
+        }) = Counts::of(&u.data)
+        else {
             continue; // malformed files are the validator's to refuse
         };
-        let signed = &v["signed"];
-        let targets = signed["targets"].as_object().map_or(0, |m| m.len());
-        let delegations = signed["delegations"]["roles"]
-            .as_array()
-            .map_or(0, Vec::len);
         let role = &u.filename;
         if targets > config.max_targets {
             return Err(UploadError::Limit(format!(
@@ -118,14 +118,9 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
             return Err(UploadError::InvalidRole(f.role.clone()).to_notary());
         }
     }
-    let mut new_files: Vec<NewFile> = update
-        .files
-        .iter()
-        .map(|f| NewFile::new(&f.role, f.version, f.bytes.clone()))
-        .collect();
-
-    // The snapshot: uploaded, or generated and signed with the server's snapshot key.
-    let snapshot = match &update.snapshot {
+    // The snapshot: uploaded, or generated and signed with the server's snapshot key (before
+    // the uploaded files move into `new_files`: the generated one lists them).
+    let generated = match &update.snapshot {
         SnapshotPlan::Generate {
             key_index, key_id, ..
         } => {
@@ -142,12 +137,21 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
             let bytes =
                 sign_with_server_key(svc, unsigned, key_id, key, &held.snapshot[*key_index])
                     .await?;
-            new_files.push(NewFile::new("snapshot", version, bytes));
-            new_files.last().cloned()
+            Some(NewFile::new("snapshot", version, bytes))
         }
-        _ => new_files.iter().find(|f| f.role == "snapshot").cloned(),
-    }
-    .ok_or_else(|| updating("no snapshot"))?;
+        _ => None,
+    };
+    let mut new_files: Vec<NewFile> = update
+        .files
+        .into_iter()
+        .map(|f| NewFile::new(&f.role, f.version, f.bytes))
+        .chain(generated)
+        .collect();
+    let snapshot = new_files
+        .iter()
+        .find(|f| f.role == "snapshot")
+        .cloned()
+        .ok_or_else(|| updating("no snapshot"))?;
 
     // The timestamp, always the server's.
     let unsigned = build::build_timestamp(

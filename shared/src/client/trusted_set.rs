@@ -88,7 +88,10 @@ pub(crate) fn root_auth<'a>(
 }
 
 /// The authorisation `delegator` gives `role`, or `None` if it does not delegate it.
-pub(crate) fn delegation_auth<'a>(delegator: &'a Targets, role: &str) -> Option<Authorisation<'a>> {
+pub(crate) fn delegation_auth<'a, E>(
+    delegator: &'a Targets<E>,
+    role: &str,
+) -> Option<Authorisation<'a>> {
     let d = delegator.delegations.as_ref()?;
     let entry = d.find(role)?;
     Some(Authorisation {

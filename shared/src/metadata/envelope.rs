@@ -9,7 +9,7 @@ use crate::{DecodeError, canonical};
 
 /// One signature, in either dialect: Notary writes `{keyid, method, sig}` (base64), TUF
 /// `{keyid, sig}` (hex).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Signature {
     /// The signing key's ID.
     pub keyid: String,
@@ -22,6 +22,12 @@ pub struct Signature {
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
+
+super::unknown_fields::deserialize_keeping_unknown!(Signature, "a signature", {
+    keyid: "keyid",
+    method: "method" = default,
+    sig: "sig",
+});
 
 /// A parsed envelope: the canonical bytes of `signed` (the payload every signature is over),
 /// the `signed` value as received, and the signatures.
@@ -165,6 +171,94 @@ impl Peek {
     }
 }
 
+/// How many targets and delegated roles a targets file lists, counted without building anything
+/// (a scan that skips every value): what the service's size limits are checked against before
+/// the upload is parsed for real. It checks nothing else.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Entries of `signed.targets`.
+    pub targets: usize,
+    /// Entries of `signed.delegations.roles`.
+    pub delegations: usize,
+}
+
+impl Counts {
+    /// Count in `bytes`; `None` if they are not a JSON object with a `signed` object.
+    pub fn of(bytes: &[u8]) -> Option<Counts> {
+        #[derive(serde::Deserialize)]
+        struct Outer {
+            signed: Signed,
+        }
+        #[derive(serde::Deserialize)]
+        struct Signed {
+            #[serde(default)]
+            targets: Entries,
+            #[serde(default)]
+            delegations: Option<Delegations>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Delegations {
+            #[serde(default)]
+            roles: Entries,
+        }
+        let o: Outer = serde_json::from_slice(bytes).ok()?;
+        Some(Counts {
+            targets: o.signed.targets.0,
+            delegations: o.signed.delegations.map_or(0, |d| d.roles.0),
+        })
+    }
+}
+
+/// The number of entries of an object or array (0 for anything else), counted while skipping.
+#[derive(Default)]
+struct Entries(usize);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Count;
+        impl<'de> Visitor<'de> for Count {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut n = 0;
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Entries(n))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entries, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Entries(n))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Entries, E> {
+                Ok(Entries(0))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Entries, E> {
+                Ok(Entries(0))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Entries, E> {
+                Ok(Entries(0))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Entries, E> {
+                Ok(Entries(0))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Entries, E> {
+                Ok(Entries(0))
+            }
+            fn visit_unit<E>(self) -> Result<Entries, E> {
+                Ok(Entries(0))
+            }
+        }
+        d.deserialize_any(Count)
+    }
+}
+
 /// A metadata file as stored or served: the typed value, its envelope, and the exact bytes with
 /// their sha256 and length (what snapshot/timestamp meta are computed from).
 #[derive(Debug, Clone)]
@@ -208,7 +302,26 @@ impl<T> Stored<T> {
 
 #[cfg(test)]
 mod peek_tests {
-    use super::Peek;
+    use super::{Counts, Peek};
+
+    #[test]
+    fn counts_entries_without_parsing_them() {
+        let file = br#"{"signed":{"_type":"Targets","targets":{"a":{"length":1},"b":[1,{"c":2}]},"delegations":{"keys":{"k":{}},"roles":[{"name":"targets/x"},{},{}]}},"signatures":[]}"#;
+        assert_eq!(
+            Counts::of(file),
+            Some(Counts {
+                targets: 2,
+                delegations: 3
+            })
+        );
+        // Absent or not a collection: nothing counted (the validator refuses what is wrong).
+        assert_eq!(
+            Counts::of(br#"{"signed":{"targets":"x","delegations":null}}"#),
+            Some(Counts::default())
+        );
+        assert_eq!(Counts::of(br#"{"signed":1}"#), None);
+        assert_eq!(Counts::of(b"{"), None);
+    }
 
     #[test]
     fn peek_reads_version_and_expiry_and_skips_the_rest() {

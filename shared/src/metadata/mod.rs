@@ -1,5 +1,5 @@
-//! The metadata model. Every parsed file keeps the exact `signed` JSON value it arrived with and
-//! the exact file bytes next to the typed view ([`Stored`]), so signatures are verified over the
+//! The metadata model. Every parsed file keeps the `signed` JSON text it arrived with, its
+//! canonical form, and the exact file bytes next to the typed view ([`Stored`]), so signatures are verified over the
 //! canonical form of what was received (unknown fields included) and hashes over the bytes that
 //! are stored and served, never over a re-serialisation of the typed model.
 //!
@@ -11,11 +11,12 @@
 
 mod envelope;
 mod roles;
+mod unknown_fields;
 
-pub use envelope::{Envelope, Peek, Signature, Stored};
+pub use envelope::{Counts, Envelope, Peek, Signature, Stored};
 pub use roles::{
-    DelegatedRole, Delegations, Key, KeyVal, MetaFile, RoleKeys, Root, Snapshot, SuccinctRoles,
-    TargetFile, Targets, Timestamp,
+    CheckedTarget, DelegatedRole, Delegations, Key, KeyVal, MetaFile, RoleKeys, Root, Snapshot,
+    SuccinctRoles, TargetFile, Targets, TargetsOutline, Timestamp,
 };
 
 use std::collections::BTreeMap;

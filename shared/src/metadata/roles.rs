@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use super::unknown_fields::deserialize_keeping_unknown;
 use serde_json::Value;
 
 use super::Hashes;
@@ -11,7 +13,7 @@ use super::Hashes;
 pub type Extra = BTreeMap<String, Value>;
 
 /// A public key as written in metadata.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Key {
     /// `ecdsa`, `ecdsa-x509`, `ed25519`, `rsa`, `rsa-x509`, `ecdsa-sha2-nistp256`, ...
     pub keytype: String,
@@ -26,7 +28,7 @@ pub struct Key {
 }
 
 /// `keyval`: the public part (Notary also writes `"private": null`, kept in `extra`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyVal {
     /// Encoded public key.
     pub public: String,
@@ -36,7 +38,7 @@ pub struct KeyVal {
 }
 
 /// `roles.X` of root: who may sign a top-level role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoleKeys {
     /// Authorised key IDs. Notary writes `null` after every key was removed.
     #[serde(default)]
@@ -56,7 +58,7 @@ impl RoleKeys {
 }
 
 /// The root role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Root {
     /// `Root` (Notary) or `root` (TUF).
     #[serde(rename = "_type")]
@@ -81,7 +83,7 @@ pub struct Root {
 }
 
 /// One target file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetFile {
     /// Size in bytes.
     pub length: u64,
@@ -96,7 +98,7 @@ pub struct TargetFile {
 }
 
 /// One delegated role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DelegatedRole {
     /// Role name (`targets/releases` in Notary, any name in TUF).
     pub name: String,
@@ -127,7 +129,7 @@ impl DelegatedRole {
 }
 
 /// TAP 15 succinct hash-bin delegations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SuccinctRoles {
     /// Keys authorised for every bin.
     pub keyids: Vec<String>,
@@ -143,7 +145,7 @@ pub struct SuccinctRoles {
 }
 
 /// `delegations` of a targets role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delegations {
     /// Keys of the delegated roles.
     #[serde(default)]
@@ -166,9 +168,11 @@ impl Delegations {
     }
 }
 
-/// A targets role (top-level or delegated).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Targets {
+/// A targets role (top-level or delegated). `E` is what each entry of `targets` is read into:
+/// its file info ([`TargetFile`], the default), or [`CheckedTarget`] for readers that need the
+/// role's names, delegations and version but not 100k file infos in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Targets<E = TargetFile> {
     /// `Targets` or `targets`.
     #[serde(rename = "_type")]
     pub type_name: String,
@@ -181,7 +185,7 @@ pub struct Targets {
     pub version: u64,
     /// Target path → file info.
     #[serde(default)]
-    pub targets: BTreeMap<String, TargetFile>,
+    pub targets: BTreeMap<String, E>,
     /// Delegations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegations: Option<Delegations>,
@@ -190,8 +194,21 @@ pub struct Targets {
     pub extra: Extra,
 }
 
+/// A target entry checked to be a valid [`TargetFile`] while reading and then dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CheckedTarget;
+
+impl<'de> serde::Deserialize<'de> for CheckedTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <TargetFile as serde::Deserialize>::deserialize(d).map(|_| CheckedTarget)
+    }
+}
+
+/// A targets role without its file infos: what upload validation reads.
+pub type TargetsOutline = Targets<CheckedTarget>;
+
 /// One entry of snapshot/timestamp `meta`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetaFile {
     /// Version of the referenced file (TUF; absent in Notary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,7 +225,7 @@ pub struct MetaFile {
 }
 
 /// The snapshot role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
     /// `Snapshot` or `snapshot`.
     #[serde(rename = "_type")]
@@ -228,7 +245,7 @@ pub struct Snapshot {
 }
 
 /// The timestamp role (same shape as snapshot; `meta` has one entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Timestamp {
     /// `Timestamp` or `timestamp`.
     #[serde(rename = "_type")]
@@ -246,3 +263,74 @@ pub struct Timestamp {
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+deserialize_keeping_unknown!(Key, "a key", {
+    keytype: "keytype",
+    scheme: "scheme" = default,
+    keyval: "keyval",
+});
+deserialize_keeping_unknown!(KeyVal, "a key value", { public: "public" });
+deserialize_keeping_unknown!(RoleKeys, "a role's keys", {
+    keyids: "keyids" = default,
+    threshold: "threshold",
+});
+deserialize_keeping_unknown!(Root, "a root role", {
+    type_name: "_type",
+    spec_version: "spec_version" = default,
+    consistent_snapshot: "consistent_snapshot" = default,
+    expires: "expires",
+    keys: "keys",
+    roles: "roles",
+    version: "version",
+});
+deserialize_keeping_unknown!(TargetFile, "a target file", {
+    length: "length",
+    hashes: "hashes",
+    custom: "custom" = default,
+});
+deserialize_keeping_unknown!(DelegatedRole, "a delegated role", {
+    name: "name",
+    keyids: "keyids" = default,
+    threshold: "threshold",
+    terminating: "terminating" = default,
+    paths: "paths" = default,
+    path_hash_prefixes: "path_hash_prefixes" = default,
+});
+deserialize_keeping_unknown!(SuccinctRoles, "succinct roles", {
+    keyids: "keyids",
+    threshold: "threshold",
+    bit_length: "bit_length",
+    name_prefix: "name_prefix",
+});
+deserialize_keeping_unknown!(Delegations, "delegations", {
+    keys: "keys" = default,
+    roles: "roles" = default,
+    succinct_roles: "succinct_roles" = default,
+});
+deserialize_keeping_unknown!(Targets<E>, "a targets role", {
+    type_name: "_type",
+    spec_version: "spec_version" = default,
+    expires: "expires",
+    version: "version",
+    targets: "targets" = default,
+    delegations: "delegations" = default,
+});
+deserialize_keeping_unknown!(MetaFile, "a meta entry", {
+    version: "version" = default,
+    length: "length" = default,
+    hashes: "hashes" = default,
+});
+deserialize_keeping_unknown!(Snapshot, "a snapshot role", {
+    type_name: "_type",
+    spec_version: "spec_version" = default,
+    expires: "expires",
+    version: "version",
+    meta: "meta",
+});
+deserialize_keeping_unknown!(Timestamp, "a timestamp role", {
+    type_name: "_type",
+    spec_version: "spec_version" = default,
+    expires: "expires",
+    version: "version",
+    meta: "meta",
+});

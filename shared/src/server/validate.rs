@@ -12,7 +12,8 @@ use crate::client::trusted_set::{
 };
 use crate::keys::{ParsedKey, PublicKey};
 use crate::metadata::{
-    self, DelegatedRole, Envelope, MetaFile, Root, Snapshot, Stored, SuccinctRoles, Targets,
+    self, DelegatedRole, Envelope, MetaFile, Root, Snapshot, Stored, SuccinctRoles,
+    TargetsOutline,
 };
 use crate::paths::DelegationEntry;
 use crate::verify::{self, Authorisation};
@@ -219,7 +220,7 @@ impl ChainLink {
     }
 }
 
-fn link_for(delegator: &Targets, role: &str) -> Option<ChainLink> {
+fn link_for(delegator: &TargetsOutline, role: &str) -> Option<ChainLink> {
     Some(match delegator.delegations.as_ref()?.find(role)? {
         DelegationEntry::Role(r) => ChainLink::Role(r.clone()),
         DelegationEntry::Bin(s) => ChainLink::Bin(s.clone(), role.to_owned()),
@@ -229,18 +230,18 @@ fn link_for(delegator: &Targets, role: &str) -> Option<ChainLink> {
 /// The targets roles known during one validation: uploaded-and-validated ones shadow stored ones.
 struct TargetsView<'a> {
     current: &'a RepoState,
-    validated: BTreeMap<String, Stored<Targets>>,
-    stored: BTreeMap<String, Stored<Targets>>,
+    validated: BTreeMap<String, Stored<TargetsOutline>>,
+    stored: BTreeMap<String, Stored<TargetsOutline>>,
     chains: BTreeMap<String, Vec<ChainLink>>,
 }
 
 impl<'a> TargetsView<'a> {
-    fn get(&mut self, role: &str) -> Result2<Option<&Stored<Targets>>> {
+    fn get(&mut self, role: &str) -> Result2<Option<&Stored<TargetsOutline>>> {
         if self.validated.contains_key(role) {
             return Ok(self.validated.get(role));
         }
         if !self.stored.contains_key(role) {
-            match parse_current::<Targets>(self.current, role)? {
+            match parse_current::<TargetsOutline>(self.current, role)? {
                 Some(s) => {
                     self.stored.insert(role.to_owned(), s);
                 }
@@ -314,7 +315,7 @@ impl<'a> TargetsView<'a> {
 fn check_delegations(
     dialect: Dialect,
     role: &str,
-    t: &Targets,
+    t: &TargetsOutline,
 ) -> std::result::Result<(), Rejection> {
     let Some(d) = &t.delegations else {
         return Ok(());
@@ -554,11 +555,8 @@ pub fn validate_update(
         stored: BTreeMap::new(),
         chains: BTreeMap::new(),
     };
-    let mut pending: Vec<(String, Envelope)> = envelopes
-        .iter()
-        .filter(|(n, _)| n.as_str() != "snapshot")
-        .map(|(n, e)| (n.clone(), e.clone()))
-        .collect();
+    let uploaded_snapshot = envelopes.remove("snapshot");
+    let mut pending: Vec<(String, Envelope)> = envelopes.into_iter().collect();
     pending.sort_by(|a, b| {
         (a.0 != "targets", a.0.matches('/').count(), &a.0).cmp(&(
             b.0 != "targets",
@@ -620,7 +618,7 @@ pub fn validate_update(
     // §5.3.4: snapshot.
     let snapshot_plan;
     let mut snapshot_file = None;
-    if let Some(env) = envelopes.remove("snapshot") {
+    if let Some(env) = uploaded_snapshot {
         let stored = validate_snapshot(dialect, env, &root, &view, current, &mut parts, now)?;
         snapshot_file = Some(ValidatedFile {
             role: "snapshot".into(),
@@ -677,13 +675,14 @@ pub fn validate_update(
             bytes: root.bytes.clone(),
         });
     }
-    for name in &order {
-        let t = &view.validated[name];
-        files.push(ValidatedFile {
-            role: name.clone(),
-            version: t.value.version,
-            bytes: t.bytes.clone(),
-        });
+    for name in order {
+        if let Some(t) = view.validated.remove(&name) {
+            files.push(ValidatedFile {
+                role: name,
+                version: t.value.version,
+                bytes: t.bytes,
+            });
+        }
     }
     files.extend(snapshot_file);
 
@@ -721,10 +720,11 @@ fn validate_targets(
     view: &mut TargetsView<'_>,
     parts: &mut BTreeMap<String, Vec<u8>>,
     now: DateTime<Utc>,
-) -> Result2<Stored<Targets>> {
+) -> Result2<Stored<TargetsOutline>> {
     let err = rejected(name);
     check_type(dialect, RoleType::Targets, name, &env).map_err(&err)?;
-    let value: Targets = decode(name, &env)?;
+    // File infos are checked and dropped, not kept: a 100k-target role is held as its names.
+    let value: TargetsOutline = decode(name, &env)?;
     if value.version < 1 {
         return Err(err(Rejection::invalid(
             name,
