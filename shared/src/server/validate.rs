@@ -12,8 +12,7 @@ use crate::client::trusted_set::{
 };
 use crate::keys::{ParsedKey, PublicKey};
 use crate::metadata::{
-    self, DelegatedRole, Envelope, MetaFile, Root, Snapshot, Stored, SuccinctRoles,
-    TargetsOutline,
+    self, DelegatedRole, Envelope, MetaFile, Root, Snapshot, Stored, SuccinctRoles, TargetsOutline,
 };
 use crate::paths::DelegationEntry;
 use crate::verify::{self, Authorisation};
