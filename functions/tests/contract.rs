@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use common::*;
@@ -256,6 +258,56 @@ async fn ledger_contract() {
         };
         assert!(l.put_keys("g/a", &second).await.unwrap());
         assert_eq!(l.keys("g/a").await.unwrap(), second);
+    }
+}
+
+/// Many commits at once (the embedded ledger batches them into shared transactions): for each
+/// GUN exactly one of the racing creators wins, every other collection's commit lands, and the
+/// change feed gives every winner its own ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commits_one_winner_per_gun() {
+    for b in backends(Config::default()).await {
+        let ledger = b.svc.ledger.clone();
+        let mut tasks = Vec::new();
+        for g in 0..8 {
+            for racer in 0..4 {
+                let ledger = ledger.clone();
+                tasks.push(tokio::spawn(async move {
+                    let gun = format!("race/{g}");
+                    let outcome = ledger
+                        .commit(&gun, None, &head(1, 48), &change(racer))
+                        .await
+                        .unwrap();
+                    (gun, outcome)
+                }));
+            }
+        }
+        let mut winners: BTreeMap<String, u32> = BTreeMap::new();
+        let mut ids = BTreeSet::new();
+        for t in tasks {
+            let (gun, outcome) = t.await.unwrap();
+            if let Commit::Committed(id) = outcome {
+                *winners.entry(gun).or_default() += 1;
+                assert!(ids.insert(id), "{}: change ID {id} given twice", b.name);
+            }
+        }
+        assert_eq!(winners.len(), 8, "{}: every GUN has a winner", b.name);
+        assert!(
+            winners.values().all(|n| *n == 1),
+            "{}: exactly one winner per GUN: {winners:?}",
+            b.name
+        );
+        for g in 0..8 {
+            assert_eq!(
+                ledger
+                    .head(&format!("race/{g}"))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .seq,
+                1
+            );
+        }
     }
 }
 

@@ -235,13 +235,11 @@ pub fn verify_signature(key: &PublicKey, scheme: Scheme, message: &[u8], sig: &[
         (PublicKey::EcdsaP256(k), Scheme::EcdsaP256Fixed) => {
             // Notary requires exactly 2 × 32 bytes for P-256.
             sig.len() == 64
-                && p256::ecdsa::Signature::from_slice(sig)
-                    .map(|s| k.verify(message, &s).is_ok())
-                    .unwrap_or(false)
+                && verify_p256(&ring::signature::ECDSA_P256_SHA256_FIXED, k, message, sig)
         }
-        (PublicKey::EcdsaP256(k), Scheme::EcdsaP256Der) => p256::ecdsa::Signature::from_der(sig)
-            .map(|s| k.verify(message, &s).is_ok())
-            .unwrap_or(false),
+        (PublicKey::EcdsaP256(k), Scheme::EcdsaP256Der) => {
+            verify_p256(&ring::signature::ECDSA_P256_SHA256_ASN1, k, message, sig)
+        }
         (PublicKey::Ed25519(k), Scheme::Ed25519) => ed25519_dalek::Signature::from_slice(sig)
             .map(|s| k.verify(message, &s).is_ok())
             .unwrap_or(false),
@@ -262,6 +260,19 @@ pub fn verify_signature(key: &PublicKey, scheme: Scheme, message: &[u8], sig: &[
         }
         _ => false,
     }
+}
+
+/// ECDSA P-256 with SHA-256 through ring (`alg` says how the signature is encoded).
+fn verify_p256(
+    alg: &'static ring::signature::EcdsaVerificationAlgorithm,
+    key: &p256::ecdsa::VerifyingKey,
+    message: &[u8],
+    sig: &[u8],
+) -> bool {
+    let point = key.to_encoded_point(false);
+    ring::signature::UnparsedPublicKey::new(alg, point.as_bytes())
+        .verify(message, sig)
+        .is_ok()
 }
 
 fn ecdsa_from_spki(der: &[u8]) -> Result<p256::ecdsa::VerifyingKey, DecodeError> {
@@ -453,5 +464,68 @@ pub fn key_id(dialect: Dialect, key: &Key) -> String {
     match dialect {
         Dialect::Notary => notary_key_id(&key.keytype, &key.keyval.public),
         Dialect::Tuf => tuf_key_id(key),
+    }
+}
+
+#[cfg(test)]
+mod ring_tests {
+    use p256::ecdsa::signature::{Signer as _, Verifier as _};
+    use p256::ecdsa::{Signature, SigningKey};
+
+    use super::*;
+
+    /// ring decides every P-256 signature the way p256 (the verifier it replaced) does: valid,
+    /// high-S (the same signature with s negated), tampered, truncated, for both encodings.
+    #[test]
+    fn ring_and_p256_agree() {
+        for seed in 1u8..=8 {
+            let mut secret = [7u8; 32];
+            secret[31] = seed;
+            let sk = SigningKey::from_slice(&secret).unwrap();
+            let vk = *sk.verifying_key();
+            let key = PublicKey::EcdsaP256(vk);
+            let message = format!("payload {seed}").into_bytes();
+            let sig: Signature = sk.sign(&message);
+            let (r, s) = sig.split_scalars();
+            let high_s = Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+            for candidate in [sig, high_s] {
+                let fixed = candidate.to_bytes().to_vec();
+                let der = candidate.to_der().as_bytes().to_vec();
+                let mut cases = vec![
+                    (Scheme::EcdsaP256Fixed, fixed.clone(), message.clone()),
+                    (Scheme::EcdsaP256Der, der.clone(), message.clone()),
+                    (Scheme::EcdsaP256Fixed, fixed.clone(), b"other".to_vec()),
+                    (
+                        Scheme::EcdsaP256Der,
+                        der[..der.len() - 1].to_vec(),
+                        message.clone(),
+                    ),
+                ];
+                for i in [0, 31, 32, 63] {
+                    let mut t = fixed.clone();
+                    t[i] ^= 1;
+                    cases.push((Scheme::EcdsaP256Fixed, t, message.clone()));
+                }
+                for (scheme, bytes, msg) in cases {
+                    let p256_says = match scheme {
+                        Scheme::EcdsaP256Fixed => {
+                            Signature::from_slice(&bytes).is_ok_and(|s| vk.verify(&msg, &s).is_ok())
+                        }
+                        _ => Signature::from_der(&bytes).is_ok_and(|s| vk.verify(&msg, &s).is_ok()),
+                    };
+                    assert_eq!(
+                        verify_signature(&key, scheme, &msg, &bytes),
+                        p256_says,
+                        "{scheme:?} {bytes:02x?}"
+                    );
+                }
+            }
+            assert!(verify_signature(
+                &key,
+                Scheme::EcdsaP256Fixed,
+                &message,
+                &sig.to_bytes()
+            ));
+        }
     }
 }

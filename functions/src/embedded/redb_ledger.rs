@@ -1,9 +1,10 @@
 //! The ledger in one redb file. redb admits one write transaction at a time, so a commit's
-//! "read head, compare `seq`, write head and feed entry" is atomic and serialised; the file is
-//! locked, so a second server on the same data directory fails at start instead of racing.
+//! "read head, compare `seq`, write head and feed entry" is atomic and serialised; concurrent
+//! commits share a transaction ([`GroupCommit`]). The file is locked, so a second server on the
+//! same data directory fails at start instead of racing.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,102 @@ const GUN_FEED: TableDefinition<(&str, u64), ()> = TableDefinition::new("gun_fee
 /// The embedded ledger.
 pub struct RedbLedger {
     db: Arc<Database>,
+    group: Arc<GroupCommit>,
+}
+
+/// One publish's conditional commit: write `head` if the GUN's head is still at `expected_seq`.
+struct CommitRequest {
+    gun: String,
+    expected_seq: Option<u64>,
+    head: Vec<u8>,
+    change: NewChange,
+}
+
+/// Group commit: concurrent publishes share one write transaction and so one fsync.
+///
+/// redb runs one write transaction at a time and each commit waits for the disk; with every
+/// publish committing alone, 16 collections publishing at once queued behind each other's fsync
+/// (measured: throughput flat at ≈ 300 publishes/s from 4 collections up). Here a request joins
+/// the queue and waits to lead; the leader takes every queued request, applies them in order in
+/// one transaction (each still checks its own head, and a second request for the same GUN sees
+/// the first one's write, so exactly one of them wins) and commits once. A request a previous
+/// leader already answered returns without leading.
+struct GroupCommit {
+    queue: Mutex<Vec<(CommitRequest, mpsc::Sender<PortResult<Commit>>)>>,
+    leader: Mutex<()>,
+}
+
+impl GroupCommit {
+    fn commit(&self, db: &Database, request: CommitRequest) -> PortResult<Commit> {
+        let (reply, answer) = mpsc::channel();
+        self.queue
+            .lock()
+            .map_err(|_| db_err("commit queue poisoned"))?
+            .push((request, reply));
+        let _leading = self
+            .leader
+            .lock()
+            .map_err(|_| db_err("commit leader poisoned"))?;
+        if let Ok(answered) = answer.try_recv() {
+            return answered;
+        }
+        let batch = std::mem::take(
+            &mut *self
+                .queue
+                .lock()
+                .map_err(|_| db_err("commit queue poisoned"))?,
+        );
+        let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        match apply(db, requests) {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was committed; every request gets the failure.
+                for reply in replies {
+                    let _ = reply.send(Err(PortError::other(&e)));
+                }
+            }
+        }
+        answer
+            .recv()
+            .map_err(|_| db_err("commit batch did not answer"))?
+    }
+}
+
+/// Apply `requests` in order in one write transaction, committed once.
+fn apply(db: &Database, requests: Vec<CommitRequest>) -> PortResult<Vec<Commit>> {
+    let txn = db.begin_write().map_err(db_err)?;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    {
+        let mut heads = txn.open_table(HEADS).map_err(db_err)?;
+        let mut feed = txn.open_table(FEED).map_err(db_err)?;
+        let mut by_gun = txn.open_table(GUN_FEED).map_err(db_err)?;
+        for r in requests {
+            let current = read_head(&heads, &r.gun)?.map(|h| h.seq);
+            if current != r.expected_seq {
+                outcomes.push(Commit::Conflict);
+                continue;
+            }
+            heads
+                .insert(r.gun.as_str(), r.head.as_slice())
+                .map_err(db_err)?;
+            let id = feed.last().map_err(db_err)?.map_or(0, |(k, _)| k.value()) + 1;
+            let record = Change {
+                id,
+                gun: r.gun.clone(),
+                change: r.change,
+            };
+            feed.insert(id, encode(&record)?.as_slice())
+                .map_err(db_err)?;
+            by_gun.insert((r.gun.as_str(), id), ()).map_err(db_err)?;
+            outcomes.push(Commit::Committed(id));
+        }
+    }
+    txn.commit().map_err(db_err)?;
+    Ok(outcomes)
 }
 
 fn db_err(e: impl std::fmt::Display) -> PortError {
@@ -51,7 +148,13 @@ impl RedbLedger {
         txn.open_table(FEED).map_err(db_err)?;
         txn.open_table(GUN_FEED).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
-        Ok(RedbLedger { db: Arc::new(db) })
+        Ok(RedbLedger {
+            db: Arc::new(db),
+            group: Arc::new(GroupCommit {
+                queue: Mutex::new(Vec::new()),
+                leader: Mutex::new(()),
+            }),
+        })
     }
 
     async fn run<T: Send + 'static>(
@@ -91,37 +194,14 @@ impl Ledger for RedbLedger {
         head: &Head,
         change: &NewChange,
     ) -> PortResult<Commit> {
-        let gun = gun.to_owned();
-        let head_bytes = encode(head)?;
-        let change = change.clone();
-        self.run(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
-            let id = {
-                let mut heads = txn.open_table(HEADS).map_err(db_err)?;
-                let current = read_head(&heads, &gun)?.map(|h| h.seq);
-                if current != expected_seq {
-                    return Ok(Commit::Conflict);
-                }
-                heads
-                    .insert(gun.as_str(), head_bytes.as_slice())
-                    .map_err(db_err)?;
-                let mut feed = txn.open_table(FEED).map_err(db_err)?;
-                let id = feed.last().map_err(db_err)?.map_or(0, |(k, _)| k.value()) + 1;
-                let record = Change {
-                    id,
-                    gun: gun.clone(),
-                    change,
-                };
-                feed.insert(id, encode(&record)?.as_slice())
-                    .map_err(db_err)?;
-                let mut by_gun = txn.open_table(GUN_FEED).map_err(db_err)?;
-                by_gun.insert((gun.as_str(), id), ()).map_err(db_err)?;
-                id
-            };
-            txn.commit().map_err(db_err)?;
-            Ok(Commit::Committed(id))
-        })
-        .await
+        let request = CommitRequest {
+            gun: gun.to_owned(),
+            expected_seq,
+            head: encode(head)?,
+            change: change.clone(),
+        };
+        let group = self.group.clone();
+        self.run(move |db| group.commit(db, request)).await
     }
 
     async fn remove_head(&self, gun: &str, expected_seq: u64) -> PortResult<bool> {
