@@ -1,8 +1,11 @@
 //! The object store as a directory laid out like the bucket.
 //!
 //! Content is written once: each distinct content lives in `objects/{sha256}` (temporary file,
-//! fsync, link into place), and a name is a hard link to it, put in place atomically (link to a
-//! temporary name, rename, fsync of the directory). A publish stores each file under three names
+//! fsync, link into place), and a name is a hard link to it: a new name is linked directly (the
+//! link fails if the name exists, which is exactly "if absent"), a replaced name is linked to a
+//! temporary name and renamed over the old one; then the directory is fsynced. A conditional
+//! replace recognises the expected content by inode (a name linked to `objects/{etag}`) instead
+//! of reading and hashing the current file. A publish stores each file under three names
 //! (hash, version, current) with identical bytes, so this writes and fsyncs each content once
 //! instead of three times, and replacing a current name frees no inode. Measured on ext4, the
 //! kernel's inode allocation after constant create-and-delete (`recently_deleted`) had been the
@@ -166,14 +169,57 @@ fn link_atomically(content: &Path, path: &Path) -> std::io::Result<()> {
     result
 }
 
-/// Store `bytes` under `path`: a link to its content, or its own copy where links fail.
-fn store(objects: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let linked = ensure_content(objects, &etag_of(bytes), bytes)
-        .and_then(|content| link_atomically(&content, path));
-    match linked {
-        Ok(()) => Ok(()),
-        Err(_) => write_atomically(path, bytes),
+/// Create `path` as a hard link to `content` if no object is there: `link` itself refuses an
+/// existing name, so no temporary name and rename are needed. `Ok(false)` if the name exists.
+fn link_if_absent(content: &Path, path: &Path) -> std::io::Result<bool> {
+    let dir = path.parent().expect("object paths have a parent");
+    fs::create_dir_all(dir)?;
+    match fs::hard_link(content, path) {
+        Ok(()) => fs::File::open(dir)?.sync_all().map(|()| true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
     }
+}
+
+/// Store `bytes` under `path`: a link to its content, or its own copy where links fail. With
+/// `if_absent`, an existing name is left alone (`Ok(false)`).
+fn store(objects: &Path, path: &Path, bytes: &[u8], if_absent: bool) -> std::io::Result<bool> {
+    let content = ensure_content(objects, &etag_of(bytes), bytes);
+    let linked = content.and_then(|content| {
+        if if_absent {
+            link_if_absent(&content, path)
+        } else {
+            link_atomically(&content, path).map(|()| true)
+        }
+    });
+    match linked {
+        Ok(written) => Ok(written),
+        Err(_) => write_atomically(path, bytes).map(|()| true),
+    }
+}
+
+/// What is at `path` now, for a conditional write: absent, or whether its sha256 is `etag`.
+/// A name that is a hard link to `objects/{etag}` holds exactly that content (contents never
+/// change), so the common case compares two inodes instead of reading and hashing the file.
+fn current_state(objects: &Path, path: &Path, etag: Option<&str>) -> PortResult<Option<bool>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => return Ok(None), // a directory is not an object
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(PortError::Other(format!("stat {}: {e}", path.display()))),
+    };
+    let Some(etag) = etag else {
+        return Ok(Some(false));
+    };
+    let is_sha256 = etag.len() == 64 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_sha256
+        && fs::metadata(objects.join(etag))
+            .is_ok_and(|c| c.ino() == meta.ino() && c.dev() == meta.dev())
+    {
+        return Ok(Some(true));
+    }
+    Ok(read(path)?.map(|o| o.etag == etag))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -241,18 +287,23 @@ impl ObjectStore for DirStore {
         blocking(move || {
             let _tree = locks.tree.read().map_err(poisoned)?;
             let _key = locks.stripe(&path).lock().map_err(poisoned)?;
-            let current = read(&path)?;
-            let holds = match (&condition, &current) {
-                (PutCondition::IfAbsent, None) => true,
-                (PutCondition::IfMatch(etag), Some(obj)) => &obj.etag == etag,
-                _ => false,
+            let (holds, if_absent) = match &condition {
+                PutCondition::IfAbsent => (current_state(&objects, &path, None)?.is_none(), true),
+                PutCondition::IfMatch(etag) => (
+                    current_state(&objects, &path, Some(etag))? == Some(true),
+                    false,
+                ),
             };
             if !holds {
                 return Ok(PutOutcome::PreconditionFailed);
             }
-            store(&objects, &path, &bytes)
+            let written = store(&objects, &path, &bytes, if_absent)
                 .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
-            Ok(PutOutcome::Written)
+            Ok(if written {
+                PutOutcome::Written
+            } else {
+                PutOutcome::PreconditionFailed
+            })
         })
         .await
     }
@@ -332,6 +383,54 @@ mod tests {
         content_type: "text/plain",
         cache_control: String::new(),
     };
+
+    /// A conditional replace decides by content, whether the name is a link to its content
+    /// (compared by inode) or its own copy (read and hashed).
+    #[tokio::test]
+    async fn if_match_compares_contents_of_links_and_of_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            DirStore::open(&dir.path().join("bucket"), &dir.path().join("objects")).unwrap();
+        let put = |name: &'static str, bytes: &'static [u8], c: PutCondition| {
+            let store = &store;
+            async move {
+                store
+                    .put(name, Bytes::from_static(bytes), c, &HEADERS)
+                    .await
+                    .unwrap()
+            }
+        };
+        let name = "v2/g/_trust/tuf/timestamp.json";
+        assert_eq!(
+            put(name, b"one", PutCondition::IfAbsent).await,
+            PutOutcome::Written
+        );
+        assert_eq!(
+            put(name, b"again", PutCondition::IfAbsent).await,
+            PutOutcome::PreconditionFailed
+        );
+        // Another content that exists in objects/ is not what the name holds.
+        put("v2/g/_trust/tuf/other.json", b"two", PutCondition::IfAbsent).await;
+        let wrong = PutCondition::IfMatch(etag_of(b"two"));
+        assert_eq!(
+            put(name, b"three", wrong).await,
+            PutOutcome::PreconditionFailed
+        );
+        let right = PutCondition::IfMatch(etag_of(b"one"));
+        assert_eq!(put(name, b"three", right).await, PutOutcome::Written);
+        // The same name as a plain copy (another filesystem, or written by hand).
+        let path = dir.path().join("bucket").join(name);
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"copy").unwrap();
+        let wrong = PutCondition::IfMatch(etag_of(b"three"));
+        assert_eq!(
+            put(name, b"four", wrong).await,
+            PutOutcome::PreconditionFailed
+        );
+        let right = PutCondition::IfMatch(etag_of(b"copy"));
+        assert_eq!(put(name, b"four", right).await, PutOutcome::Written);
+        assert_eq!(&store.get(name).await.unwrap().unwrap().bytes[..], b"four");
+    }
 
     #[tokio::test]
     async fn names_with_the_same_bytes_share_one_content_until_the_last_is_deleted() {
