@@ -285,17 +285,7 @@ impl Publisher {
 
     /// Next targets file with `name` → `content` added.
     pub fn add_target(&mut self, name: &str, content: &[u8]) -> Vec<u8> {
-        let (hashes, length) = notus_tuf::metadata::describe(Dialect::Tuf, content);
-        self.targets
-            .insert(name.to_owned(), json!({"length": length, "hashes": hashes}));
-        self.targets_version += 1;
-        self.targets_bytes = sign(
-            json!({
-                "_type": "targets", "spec_version": "1.0.31", "version": self.targets_version,
-                "expires": Self::expires(Utc::now(), 365), "targets": self.targets,
-            }),
-            &[&self.targets_key],
-        );
+        self.add_targets([(name.to_owned(), content)]);
         self.targets_bytes.clone()
     }
 
