@@ -10,7 +10,7 @@
 //! docs/benchmarks.md (criterion writes them to target/criterion/*/new/estimates.json).
 
 #[global_allocator]
-static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+static GLOBAL: notus_service::Allocator = notus_service::ALLOCATOR;
 
 #[path = "../tests/common/mod.rs"]
 mod common;

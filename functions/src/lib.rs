@@ -26,6 +26,8 @@ pub mod settings;
 
 pub use notus_tuf;
 
+pub use ops::{Config, Service};
+
 /// The allocator every Notus binary (and benchmark) declares as its global allocator.
 ///
 /// A publish allocates one small block per key, hash and string of each file it reads, and frees
@@ -34,4 +36,7 @@ pub use notus_tuf;
 /// validation's profile). mimalloc frees such blocks in constant time and keeps per-thread
 /// heaps, which also helps the concurrent publishes of many collections (docs/performance.md).
 pub type Allocator = mimalloc::MiMalloc;
-pub use ops::{Config, Service};
+
+/// The value of [`Allocator`] a binary declares: `#[global_allocator] static GLOBAL:
+/// notus_service::Allocator = notus_service::ALLOCATOR;`
+pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;

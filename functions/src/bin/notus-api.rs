@@ -3,7 +3,7 @@
 //! (`NOTUS_BUCKET`, `NOTUS_TABLE`, `NOTUS_KMS_KEY`, `NOTUS_TIMESTAMP_LIFETIME`, ...).
 
 #[global_allocator]
-static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+static GLOBAL: notus_service::Allocator = notus_service::ALLOCATOR;
 
 use bytes::Bytes;
 use lambda_http::{Body, Error, Request, Response, service_fn};

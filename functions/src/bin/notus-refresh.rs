@@ -6,7 +6,7 @@
 //! template's near-expiry alarm watches.
 
 #[global_allocator]
-static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+static GLOBAL: notus_service::Allocator = notus_service::ALLOCATOR;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use notus_service::ops::refresh;

@@ -3,7 +3,7 @@
 //! scheduled function.
 
 #[global_allocator]
-static GLOBAL: notus_service::Allocator = mimalloc::MiMalloc;
+static GLOBAL: notus_service::Allocator = notus_service::ALLOCATOR;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

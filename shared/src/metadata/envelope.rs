@@ -14,7 +14,7 @@ pub struct Signature {
     /// The signing key's ID.
     pub keyid: String,
     /// Notary's signature method (`ecdsa`, `eddsa`, `rsapss`, ...). Absent in TUF.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// The encoded signature.
     pub sig: String,

@@ -1,7 +1,8 @@
 //! The metadata model. Every parsed file keeps the `signed` JSON text it arrived with, its
-//! canonical form, and the exact file bytes next to the typed view ([`Stored`]), so signatures are verified over the
-//! canonical form of what was received (unknown fields included) and hashes over the bytes that
-//! are stored and served, never over a re-serialisation of the typed model.
+//! canonical form, and the exact file bytes next to the typed view ([`Stored`]), so signatures
+//! are verified over the canonical form of what was received (unknown fields included) and
+//! hashes over the bytes that are stored and served, never over a re-serialisation of the typed
+//! model.
 //!
 //! The typed structs accept both dialects: field names are the same, and the differences
 //! (`_type` spelling, base64 vs hex, `paths` prefixes vs globs, meta keys) are resolved by

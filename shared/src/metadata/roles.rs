@@ -1,13 +1,16 @@
 //! Typed views of the four role types, shared by both dialects.
+//!
+//! `Deserialize` is implemented by `deserialize_keeping_unknown!` at the end of this file: which
+//! fields may be absent (`= default`) is said there, not in `#[serde]` attributes, which only
+//! shape serialisation.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-
-use super::unknown_fields::deserialize_keeping_unknown;
 use serde_json::Value;
 
 use super::Hashes;
+use super::unknown_fields::deserialize_keeping_unknown;
 
 /// Unknown fields, kept so that a re-serialised value still carries them.
 pub type Extra = BTreeMap<String, Value>;
@@ -18,7 +21,7 @@ pub struct Key {
     /// `ecdsa`, `ecdsa-x509`, `ed25519`, `rsa`, `rsa-x509`, `ecdsa-sha2-nistp256`, ...
     pub keytype: String,
     /// TUF signature scheme (`ecdsa-sha2-nistp256`, `ed25519`, `rsassa-pss-sha256`). Absent in Notary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
     /// The key value.
     pub keyval: KeyVal,
@@ -41,7 +44,6 @@ pub struct KeyVal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoleKeys {
     /// Authorised key IDs. Notary writes `null` after every key was removed.
-    #[serde(default)]
     pub keyids: Option<Vec<String>>,
     /// Signatures needed.
     pub threshold: u64,
@@ -64,10 +66,9 @@ pub struct Root {
     #[serde(rename = "_type")]
     pub type_name: String,
     /// TUF spec version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_version: Option<String>,
     /// Whether metadata is served under versioned names.
-    #[serde(default)]
     pub consistent_snapshot: Option<bool>,
     /// Expiry (RFC 3339).
     pub expires: String,
@@ -90,7 +91,7 @@ pub struct TargetFile {
     /// Digests.
     pub hashes: Hashes,
     /// Free-form data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub custom: Option<Value>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -103,18 +104,17 @@ pub struct DelegatedRole {
     /// Role name (`targets/releases` in Notary, any name in TUF).
     pub name: String,
     /// Authorised key IDs (`null` after `notary delegation purge`).
-    #[serde(default)]
     pub keyids: Option<Vec<String>>,
     /// Signatures needed.
     pub threshold: u64,
     /// TUF: stop the search here if this role matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub terminating: Option<bool>,
     /// Path patterns: prefixes in Notary (`""` = everything), globs in TUF.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<String>>,
     /// TUF: hex prefixes of sha256(target path).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path_hash_prefixes: Option<Vec<String>>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -148,13 +148,12 @@ pub struct SuccinctRoles {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delegations {
     /// Keys of the delegated roles.
-    #[serde(default)]
     pub keys: BTreeMap<String, Key>,
     /// Ordered delegated roles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<DelegatedRole>>,
     /// TAP 15 hash bins (exclusive with `roles`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub succinct_roles: Option<SuccinctRoles>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -177,17 +176,16 @@ pub struct Targets<E = TargetFile> {
     #[serde(rename = "_type")]
     pub type_name: String,
     /// TUF spec version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_version: Option<String>,
     /// Expiry.
     pub expires: String,
     /// Version.
     pub version: u64,
     /// Target path → file info.
-    #[serde(default)]
     pub targets: BTreeMap<String, E>,
     /// Delegations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delegations: Option<Delegations>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -211,13 +209,13 @@ pub type TargetsOutline = Targets<CheckedTarget>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetaFile {
     /// Version of the referenced file (TUF; absent in Notary).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
     /// Length in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
     /// Digests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hashes: Option<Hashes>,
     /// Unknown fields.
     #[serde(flatten)]
@@ -231,7 +229,7 @@ pub struct Snapshot {
     #[serde(rename = "_type")]
     pub type_name: String,
     /// TUF spec version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_version: Option<String>,
     /// Expiry.
     pub expires: String,
@@ -251,7 +249,7 @@ pub struct Timestamp {
     #[serde(rename = "_type")]
     pub type_name: String,
     /// TUF spec version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spec_version: Option<String>,
     /// Expiry.
     pub expires: String,
