@@ -63,6 +63,20 @@ pub enum PutOutcome {
     PreconditionFailed,
 }
 
+/// One put of [`ObjectStore::put_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutRequest {
+    /// Where.
+    pub key: String,
+    /// What.
+    pub bytes: Bytes,
+    /// When.
+    pub condition: PutCondition,
+}
+
+/// How many puts of one batch the default [`ObjectStore::put_all`] has in flight.
+const PUT_ALL_CONCURRENCY: usize = 16;
+
 /// HTTP metadata stored with an object, so a CDN in front of the bucket serves what the local
 /// server would.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +101,26 @@ pub trait ObjectStore: Send + Sync {
         condition: PutCondition,
         headers: &ObjectHeaders,
     ) -> PortResult<PutOutcome>;
+    /// Several independent puts (distinct keys, no order among them) with the same headers:
+    /// each outcome as [`ObjectStore::put`] would report it, in the order given, all durable
+    /// when this returns. The default runs them concurrently (S3 takes them in one burst); the
+    /// embedded store syncs each file and each directory once per batch instead of once per
+    /// put. On an error some puts may have happened, as with separate puts.
+    async fn put_all(
+        &self,
+        puts: Vec<PutRequest>,
+        headers: &ObjectHeaders,
+    ) -> PortResult<Vec<PutOutcome>> {
+        use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+        let writes: Vec<_> = puts
+            .into_iter()
+            .map(|p| async move { self.put(&p.key, p.bytes, p.condition, headers).await })
+            .collect();
+        stream::iter(writes)
+            .buffered(PUT_ALL_CONCURRENCY)
+            .try_collect()
+            .await
+    }
     /// Every key that starts with `prefix`.
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
     /// Remove `keys` (missing ones are not an error).

@@ -52,13 +52,55 @@ async fn object_store_contract() {
         assert_eq!(&got2.bytes[..], b"two");
         assert_ne!(got2.etag, got.etag);
         assert_eq!(
-            put(b"three", PutCondition::IfMatch(got.etag))
+            put(b"three", PutCondition::IfMatch(got.etag.clone()))
                 .await
                 .unwrap(),
             PutOutcome::PreconditionFailed,
             "{}: a stale etag must not win",
             b.name
         );
+        // A batch: each put decided on its own, outcomes in the order given.
+        let [fresh, taken, moving] =
+            ["1", "2", "3"].map(|v| format!("v2/example.com/c/_trust/tuf/{v}.root.json"));
+        for k in [&taken, &moving] {
+            s.put(k, Bytes::from_static(b"kept"), PutCondition::IfAbsent, &h)
+                .await
+                .unwrap();
+        }
+        let moving_etag = s.get(&moving).await.unwrap().unwrap().etag;
+        let req = |key: &str, bytes: &'static [u8], condition| PutRequest {
+            key: key.to_owned(),
+            bytes: Bytes::from_static(bytes),
+            condition,
+        };
+        let outcomes = s
+            .put_all(
+                vec![
+                    req(&fresh, b"new", PutCondition::IfAbsent),
+                    req(&taken, b"not kept", PutCondition::IfAbsent),
+                    req(key, b"stale", PutCondition::IfMatch(got.etag)),
+                    req(&moving, b"moved", PutCondition::IfMatch(moving_etag)),
+                ],
+                &h,
+            )
+            .await
+            .unwrap();
+        use PutOutcome::{PreconditionFailed as Failed, Written};
+        assert_eq!(outcomes, [Written, Failed, Failed, Written], "{}", b.name);
+        for (k, want) in [
+            (&fresh[..], &b"new"[..]),
+            (&taken, b"kept"),
+            (key, b"two"),
+            (&moving, b"moved"),
+        ] {
+            assert_eq!(
+                &s.get(k).await.unwrap().unwrap().bytes[..],
+                want,
+                "{}: {k}",
+                b.name
+            );
+        }
+        s.delete(&[fresh, taken, moving]).await.unwrap();
         // A key that is a "directory" of others is not an object; listing is by prefix only.
         let other = "v2/example.com/cc/_trust/tuf/root.json";
         s.put(other, Bytes::from_static(b"x"), PutCondition::IfAbsent, &h)

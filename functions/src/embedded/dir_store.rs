@@ -3,7 +3,9 @@
 //! Content is written once: each distinct content lives in `objects/{sha256}` (temporary file,
 //! fsync, link into place), and a name is a hard link to it: a new name is linked directly (the
 //! link fails if the name exists, which is exactly "if absent"), a replaced name is linked to a
-//! temporary name and renamed over the old one; then the directory is fsynced. A conditional
+//! temporary name and renamed over the old one. Each directory a batch of puts changed is
+//! fsynced once, after all of the batch's links (a publish stages three files in one batch: five
+//! fsyncs instead of nine; an fsync is the largest single cost of a put). A conditional
 //! replace recognises the expected content by inode (a name linked to `objects/{etag}`) instead
 //! of reading and hashing the current file. A publish stores each file under three names
 //! (hash, version, current) with identical bytes, so this writes and fsyncs each content once
@@ -17,6 +19,7 @@
 //! writes. Locks within one process suffice: the ledger's file lock admits one server per data
 //! directory.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::hash::{Hash as _, Hasher as _};
 use std::io::Write as _;
@@ -29,7 +32,7 @@ use chrono::{DateTime, Utc};
 
 use super::blocking;
 use crate::ports::{
-    Object, ObjectHeaders, ObjectStore, PortError, PortResult, PutCondition, PutOutcome,
+    Object, ObjectHeaders, ObjectStore, PortError, PortResult, PutCondition, PutOutcome, PutRequest,
 };
 
 /// Prefix of temporary files (never listed, never a metadata name).
@@ -129,8 +132,35 @@ fn tmp_in(dir: &Path) -> PathBuf {
     ))
 }
 
+/// Directories whose entries a batch changed: synced once each, after all of its links, before
+/// the batch reports success. A content's own bytes are synced before any name links to it, so a
+/// name that survives a crash never points at a torn file.
+#[derive(Default)]
+struct Dirty(BTreeSet<PathBuf>);
+
+impl Dirty {
+    fn changed(&mut self, path: &Path) {
+        if let Some(dir) = path.parent() {
+            self.0.insert(dir.to_owned());
+        }
+    }
+
+    fn sync(self) -> PortResult<()> {
+        self.0.iter().try_for_each(|dir| {
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| PortError::Other(format!("sync {}: {e}", dir.display())))
+        })
+    }
+}
+
 /// `objects/{sha}` holding `bytes`, written and fsynced once per distinct content.
-fn ensure_content(objects: &Path, sha: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+fn ensure_content(
+    objects: &Path,
+    sha: &str,
+    bytes: &[u8],
+    dirty: &mut Dirty,
+) -> std::io::Result<PathBuf> {
     let content = objects.join(sha);
     if content.exists() {
         return Ok(content);
@@ -143,7 +173,10 @@ fn ensure_content(objects: &Path, sha: &str, bytes: &[u8]) -> std::io::Result<Pa
         // A link, not a rename: an existing content (a concurrent writer of the same bytes) is
         // never replaced.
         match fs::hard_link(&tmp, &content) {
-            Ok(()) => fs::File::open(objects)?.sync_all(),
+            Ok(()) => {
+                dirty.changed(&content);
+                Ok(())
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
             Err(e) => Err(e),
         }
@@ -154,28 +187,30 @@ fn ensure_content(objects: &Path, sha: &str, bytes: &[u8]) -> std::io::Result<Pa
 
 /// Put `path` in place as a hard link to `content`: atomic for readers, durable once the
 /// directory is synced.
-fn link_atomically(content: &Path, path: &Path) -> std::io::Result<()> {
+fn link_atomically(content: &Path, path: &Path, dirty: &mut Dirty) -> std::io::Result<()> {
     let dir = path.parent().expect("object paths have a parent");
     fs::create_dir_all(dir)?;
     let tmp = tmp_in(dir);
-    let result = (|| {
-        fs::hard_link(content, &tmp)?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let result = fs::hard_link(content, &tmp).and_then(|()| fs::rename(&tmp, path));
+    match result {
+        Ok(()) => dirty.changed(path),
+        Err(_) => {
+            let _ = fs::remove_file(&tmp);
+        }
     }
     result
 }
 
 /// Create `path` as a hard link to `content` if no object is there: `link` itself refuses an
 /// existing name, so no temporary name and rename are needed. `Ok(false)` if the name exists.
-fn link_if_absent(content: &Path, path: &Path) -> std::io::Result<bool> {
+fn link_if_absent(content: &Path, path: &Path, dirty: &mut Dirty) -> std::io::Result<bool> {
     let dir = path.parent().expect("object paths have a parent");
     fs::create_dir_all(dir)?;
     match fs::hard_link(content, path) {
-        Ok(()) => fs::File::open(dir)?.sync_all().map(|()| true),
+        Ok(()) => {
+            dirty.changed(path);
+            Ok(true)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
     }
@@ -183,19 +218,55 @@ fn link_if_absent(content: &Path, path: &Path) -> std::io::Result<bool> {
 
 /// Store `bytes` under `path`: a link to its content, or its own copy where links fail. With
 /// `if_absent`, an existing name is left alone (`Ok(false)`).
-fn store(objects: &Path, path: &Path, bytes: &[u8], if_absent: bool) -> std::io::Result<bool> {
-    let content = ensure_content(objects, &etag_of(bytes), bytes);
+fn store(
+    objects: &Path,
+    path: &Path,
+    bytes: &[u8],
+    if_absent: bool,
+    dirty: &mut Dirty,
+) -> std::io::Result<bool> {
+    let content = ensure_content(objects, &etag_of(bytes), bytes, dirty);
     let linked = content.and_then(|content| {
         if if_absent {
-            link_if_absent(&content, path)
+            link_if_absent(&content, path, dirty)
         } else {
-            link_atomically(&content, path).map(|()| true)
+            link_atomically(&content, path, dirty).map(|()| true)
         }
     });
     match linked {
         Ok(written) => Ok(written),
-        Err(_) => write_atomically(path, bytes).map(|()| true),
+        Err(_) => write_atomically(path, bytes, dirty).map(|()| true),
     }
+}
+
+/// One put of a batch, under its key's stripe lock (held for the check and the link, not for
+/// the batch's directory syncs).
+fn put_one(
+    locks: &Locks,
+    objects: &Path,
+    path: &Path,
+    bytes: &[u8],
+    condition: &PutCondition,
+    dirty: &mut Dirty,
+) -> PortResult<PutOutcome> {
+    let _key = locks.stripe(path).lock().map_err(poisoned)?;
+    let (holds, if_absent) = match condition {
+        PutCondition::IfAbsent => (current_state(objects, path, None)?.is_none(), true),
+        PutCondition::IfMatch(etag) => (
+            current_state(objects, path, Some(etag))? == Some(true),
+            false,
+        ),
+    };
+    if !holds {
+        return Ok(PutOutcome::PreconditionFailed);
+    }
+    let written = store(objects, path, bytes, if_absent, dirty)
+        .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
+    Ok(if written {
+        PutOutcome::Written
+    } else {
+        PutOutcome::PreconditionFailed
+    })
 }
 
 /// What is at `path` now, for a conditional write: absent, or whether its sha256 is `etag`.
@@ -222,7 +293,7 @@ fn current_state(objects: &Path, path: &Path, etag: Option<&str>) -> PortResult<
     Ok(read(path)?.map(|o| o.etag == etag))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8], dirty: &mut Dirty) -> std::io::Result<()> {
     let dir = path.parent().expect("object paths have a parent");
     fs::create_dir_all(dir)?;
     let tmp = tmp_in(dir);
@@ -230,11 +301,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
+        fs::rename(&tmp, path)
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => dirty.changed(path),
+        Err(_) => {
+            let _ = fs::remove_file(&tmp);
+        }
     }
     result
 }
@@ -279,31 +352,40 @@ impl ObjectStore for DirStore {
         key: &str,
         bytes: Bytes,
         condition: PutCondition,
-        _headers: &ObjectHeaders,
+        headers: &ObjectHeaders,
     ) -> PortResult<PutOutcome> {
-        let path = self.path(key)?;
+        let put = PutRequest {
+            key: key.to_owned(),
+            bytes,
+            condition,
+        };
+        let mut outcomes = self.put_all(vec![put], headers).await?;
+        Ok(outcomes.pop().expect("one outcome per put"))
+    }
+
+    async fn put_all(
+        &self,
+        puts: Vec<PutRequest>,
+        _headers: &ObjectHeaders,
+    ) -> PortResult<Vec<PutOutcome>> {
+        let paths = puts
+            .iter()
+            .map(|p| self.path(&p.key))
+            .collect::<PortResult<Vec<_>>>()?;
         let locks = self.locks.clone();
         let objects = self.objects.clone();
         blocking(move || {
             let _tree = locks.tree.read().map_err(poisoned)?;
-            let _key = locks.stripe(&path).lock().map_err(poisoned)?;
-            let (holds, if_absent) = match &condition {
-                PutCondition::IfAbsent => (current_state(&objects, &path, None)?.is_none(), true),
-                PutCondition::IfMatch(etag) => (
-                    current_state(&objects, &path, Some(etag))? == Some(true),
-                    false,
-                ),
-            };
-            if !holds {
-                return Ok(PutOutcome::PreconditionFailed);
-            }
-            let written = store(&objects, &path, &bytes, if_absent)
-                .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
-            Ok(if written {
-                PutOutcome::Written
-            } else {
-                PutOutcome::PreconditionFailed
-            })
+            let mut dirty = Dirty::default();
+            let outcomes = puts
+                .iter()
+                .zip(&paths)
+                .map(|(p, path)| {
+                    put_one(&locks, &objects, path, &p.bytes, &p.condition, &mut dirty)
+                })
+                .collect::<PortResult<Vec<_>>>()?;
+            dirty.sync()?;
+            Ok(outcomes)
         })
         .await
     }

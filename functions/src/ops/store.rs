@@ -13,7 +13,7 @@ use notus_tuf::{Dialect, RoleType};
 
 use super::{ApiResult, Service, backend, updating};
 use crate::layout::{self, NameKind};
-use crate::ports::{Head, PortError, PutCondition, PutOutcome, RoleRecord, ServerKey};
+use crate::ports::{Head, PortError, PutCondition, PutOutcome, PutRequest, RoleRecord, ServerKey};
 
 /// How many objects one operation reads or writes at once.
 const IO_CONCURRENCY: usize = 16;
@@ -133,28 +133,19 @@ pub fn repo_state(files: &BTreeMap<String, NewFile>) -> RepoState {
     }
 }
 
-/// Step 1: write every file under its content address. An existing object under a content
-/// address already has these bytes.
+/// Step 1: write every file under its content address, in one batch. An existing object under
+/// a content address already has these bytes.
 pub async fn stage(svc: &Service, gun: &str, files: &[NewFile]) -> ApiResult<()> {
-    let headers = svc.config.cache.headers(NameKind::Immutable);
-    let writes: Vec<_> = files
+    let puts = files
         .iter()
-        .map(|f| {
-            let key = layout::hashed_key(gun, &f.role, &f.sha256);
-            let headers = &headers;
-            async move {
-                svc.store
-                    .put(&key, f.bytes.clone(), PutCondition::IfAbsent, headers)
-                    .await
-                    .map(|_| ())
-            }
+        .map(|f| PutRequest {
+            key: layout::hashed_key(gun, &f.role, &f.sha256),
+            bytes: f.bytes.clone(),
+            condition: PutCondition::IfAbsent,
         })
         .collect();
-    stream::iter(writes)
-        .buffer_unordered(IO_CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await
-        .map_err(backend)?;
+    let headers = svc.config.cache.headers(NameKind::Immutable);
+    svc.store.put_all(puts, &headers).await.map_err(backend)?;
     Ok(())
 }
 
@@ -177,34 +168,30 @@ pub async fn materialise(
     dialect: Dialect,
     files: &[NewFile],
 ) -> Result<(), PortError> {
-    let immutable = svc.config.cache.headers(NameKind::Immutable);
-    let writes: Vec<_> = files
+    let puts = files
         .iter()
-        .map(|f| {
-            let key = layout::versioned_key(gun, &f.role, f.version);
-            let headers = &immutable;
-            async move {
-                if svc
-                    .store
-                    .put(&key, f.bytes.clone(), PutCondition::IfAbsent, headers)
-                    .await?
-                    == PutOutcome::PreconditionFailed
-                {
-                    // Only the committer of a version writes it (or a repair, with the same
-                    // bytes); anything else is worth an alarm, and is never overwritten.
-                    let existing = svc.store.get(&key).await?;
-                    if existing.is_some_and(|o| o.bytes != f.bytes) {
-                        tracing::error!(gun, key, "versioned object differs from the ledger's");
-                    }
-                }
-                Ok::<_, PortError>(())
-            }
+        .map(|f| PutRequest {
+            key: layout::versioned_key(gun, &f.role, f.version),
+            bytes: f.bytes.clone(),
+            condition: PutCondition::IfAbsent,
         })
-        .collect();
-    stream::iter(writes)
-        .buffer_unordered(IO_CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
+        .collect::<Vec<_>>();
+    let immutable = svc.config.cache.headers(NameKind::Immutable);
+    let outcomes = svc.store.put_all(puts.clone(), &immutable).await?;
+    for (put, outcome) in puts.iter().zip(outcomes) {
+        if outcome == PutOutcome::PreconditionFailed {
+            // Only the committer of a version writes it (or a repair, with the same bytes);
+            // anything else is worth an alarm, and is never overwritten.
+            let existing = svc.store.get(&put.key).await?;
+            if existing.is_some_and(|o| o.bytes != put.bytes) {
+                tracing::error!(
+                    gun,
+                    key = put.key,
+                    "versioned object differs from the ledger's"
+                );
+            }
+        }
+    }
     let mut current: Vec<&NewFile> = files
         .iter()
         .filter(|f| layout::has_current_name(dialect, &f.role))
