@@ -109,11 +109,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Threads for the embedded adapters' file and database work (tokio's default allows 512).
+/// Their work is short (a read, a link, an fsync), so a few threads keep the disk busy; an
+/// unbounded pool grew to ≈ 60 threads under 16 collections publishing at once, and each new
+/// thread's stack and allocator pages were faulted in and zeroed: 14 % of the server's CPU
+/// (docs/performance.md, profile 5). Measured at 16 collections: 6 threads 416–499, 16 threads
+/// 561–595, 512 threads 453–512 publishes/s.
+const BLOCKING_THREADS: usize = 16;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     settings::init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
     {
         Ok(rt) => rt,
