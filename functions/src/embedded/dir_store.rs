@@ -1,7 +1,8 @@
 //! The object store as a directory laid out like the bucket.
 //!
-//! Content is written once: each distinct content lives in `objects/{sha256}` (temporary file,
-//! fsync, link into place), and a name is a hard link to it: a new name is linked directly (the
+//! Content is written once: each distinct content lives in `objects/{sha256}` (a batch writes
+//! all of its new contents to temporary files, fsyncs them, and links them into place), and a
+//! name is a hard link to it: a new name is linked directly (the
 //! link fails if the name exists, which is exactly "if absent"), a replaced name is linked to a
 //! temporary name and renamed over the old one. Each directory a batch of puts changed is
 //! fsynced once, after all of the batch's links (a publish stages three files in one batch: five
@@ -19,7 +20,7 @@
 //! writes. Locks within one process suffice: the ledger's file lock admits one server per data
 //! directory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::hash::{Hash as _, Hasher as _};
 use std::io::Write as _;
@@ -154,35 +155,67 @@ impl Dirty {
     }
 }
 
-/// `objects/{sha}` holding `bytes`, written and fsynced once per distinct content.
-fn ensure_content(
+/// The contents a batch needs, by sha256: each one missing from `objects/` is written to a
+/// temporary file, then all of them are fsynced, then linked into place (a link, not a rename:
+/// an existing content, from a concurrent writer of the same bytes, is never replaced). Writing
+/// all before syncing any lets a journaling filesystem commit them together. A content that could
+/// not be written is absent from the map; its names get their own copies.
+fn ensure_contents<'a>(
     objects: &Path,
-    sha: &str,
-    bytes: &[u8],
+    wanted: impl Iterator<Item = (&'a str, &'a [u8])>,
     dirty: &mut Dirty,
-) -> std::io::Result<PathBuf> {
-    let content = objects.join(sha);
-    if content.exists() {
-        return Ok(content);
-    }
-    let tmp = tmp_in(objects);
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        // A link, not a rename: an existing content (a concurrent writer of the same bytes) is
-        // never replaced.
-        match fs::hard_link(&tmp, &content) {
-            Ok(()) => {
-                dirty.changed(&content);
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(e),
+) -> (BTreeMap<String, PathBuf>, Vec<PathBuf>) {
+    let mut ready = BTreeMap::new();
+    let mut pending = Vec::new();
+    for (sha, bytes) in wanted {
+        let sha = sha.to_owned();
+        if ready.contains_key(&sha) || pending.iter().any(|(s, _, _)| *s == sha) {
+            continue;
         }
-    })();
-    let _ = fs::remove_file(&tmp);
-    result.map(|()| content)
+        let content = objects.join(&sha);
+        if content.exists() {
+            ready.insert(sha, content);
+            continue;
+        }
+        let tmp = tmp_in(objects);
+        match fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes).map(|()| f)) {
+            Ok(f) => pending.push((sha, tmp, f)),
+            Err(_) => {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+    }
+    let mut created = Vec::new();
+    for (sha, tmp, f) in pending {
+        let content = objects.join(&sha);
+        let linked = f
+            .sync_all()
+            .and_then(|()| match fs::hard_link(&tmp, &content) {
+                Ok(()) => {
+                    dirty.changed(&content);
+                    created.push(content.clone());
+                    Ok(())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(e),
+            });
+        let _ = fs::remove_file(&tmp);
+        if linked.is_ok() {
+            ready.insert(sha, content);
+        }
+    }
+    (ready, created)
+}
+
+/// Remove contents this batch created that no name links to (their put's condition failed
+/// after all, in a race): nothing outside the bucket is left behind.
+fn drop_unlinked(created: &[PathBuf]) {
+    use std::os::unix::fs::MetadataExt as _;
+    for c in created {
+        if fs::metadata(c).is_ok_and(|m| m.nlink() == 1) {
+            let _ = fs::remove_file(c);
+        }
+    }
 }
 
 /// Put `path` in place as a hard link to `content`: atomic for readers, durable once the
@@ -216,27 +249,32 @@ fn link_if_absent(content: &Path, path: &Path, dirty: &mut Dirty) -> std::io::Re
     }
 }
 
-/// Store `bytes` under `path`: a link to its content, or its own copy where links fail. With
-/// `if_absent`, an existing name is left alone (`Ok(false)`).
+/// Store `bytes` under `path`: a link to its `content` if there is one, or its own copy where
+/// links fail. With `if_absent`, an existing name is left alone (`Ok(false)`).
 fn store(
-    objects: &Path,
+    content: Option<&Path>,
     path: &Path,
     bytes: &[u8],
     if_absent: bool,
     dirty: &mut Dirty,
 ) -> std::io::Result<bool> {
-    let content = ensure_content(objects, &etag_of(bytes), bytes, dirty);
-    let linked = content.and_then(|content| {
-        if if_absent {
-            link_if_absent(&content, path, dirty)
-        } else {
-            link_atomically(&content, path, dirty).map(|()| true)
-        }
-    });
+    let linked = match content {
+        Some(content) if if_absent => link_if_absent(content, path, dirty),
+        Some(content) => link_atomically(content, path, dirty).map(|()| true),
+        None => Err(std::io::Error::other("no shared content")),
+    };
     match linked {
         Ok(written) => Ok(written),
         Err(_) => write_atomically(path, bytes, dirty).map(|()| true),
     }
+}
+
+/// Whether `condition` holds for `path` now.
+fn holds(objects: &Path, path: &Path, condition: &PutCondition) -> PortResult<bool> {
+    Ok(match condition {
+        PutCondition::IfAbsent => current_state(objects, path, None)?.is_none(),
+        PutCondition::IfMatch(etag) => current_state(objects, path, Some(etag))? == Some(true),
+    })
 }
 
 /// One put of a batch, under its key's stripe lock (held for the check and the link, not for
@@ -244,29 +282,58 @@ fn store(
 fn put_one(
     locks: &Locks,
     objects: &Path,
+    content: Option<&Path>,
     path: &Path,
-    bytes: &[u8],
-    condition: &PutCondition,
+    put: &PutRequest,
     dirty: &mut Dirty,
 ) -> PortResult<PutOutcome> {
     let _key = locks.stripe(path).lock().map_err(poisoned)?;
-    let (holds, if_absent) = match condition {
-        PutCondition::IfAbsent => (current_state(objects, path, None)?.is_none(), true),
-        PutCondition::IfMatch(etag) => (
-            current_state(objects, path, Some(etag))? == Some(true),
-            false,
-        ),
-    };
-    if !holds {
+    if !holds(objects, path, &put.condition)? {
         return Ok(PutOutcome::PreconditionFailed);
     }
-    let written = store(objects, path, bytes, if_absent, dirty)
+    let if_absent = put.condition == PutCondition::IfAbsent;
+    let written = store(content, path, &put.bytes, if_absent, dirty)
         .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
     Ok(if written {
         PutOutcome::Written
     } else {
         PutOutcome::PreconditionFailed
     })
+}
+
+/// A batch of puts: contents first (written, synced, linked), then each name under its lock,
+/// then one sync of every directory the batch changed.
+fn apply_batch(
+    locks: &Locks,
+    objects: &Path,
+    puts: &[PutRequest],
+    paths: &[PathBuf],
+) -> PortResult<Vec<PutOutcome>> {
+    let _tree = locks.tree.read().map_err(poisoned)?;
+    let mut dirty = Dirty::default();
+    let shas: Vec<String> = puts.iter().map(|p| etag_of(&p.bytes)).collect();
+    // Contents only for puts that can happen (each is checked again, under its lock, before its
+    // name is linked).
+    let mut wanted = Vec::new();
+    for ((p, path), sha) in puts.iter().zip(paths).zip(&shas) {
+        if holds(objects, path, &p.condition)? {
+            wanted.push((sha.as_str(), &p.bytes[..]));
+        }
+    }
+    let (contents, created) = ensure_contents(objects, wanted.into_iter(), &mut dirty);
+    let outcomes = puts
+        .iter()
+        .zip(paths)
+        .zip(&shas)
+        .map(|((p, path), sha)| {
+            let content = contents.get(sha).map(PathBuf::as_path);
+            put_one(locks, objects, content, path, p, &mut dirty)
+        })
+        .collect::<PortResult<Vec<_>>>();
+    drop_unlinked(&created);
+    let outcomes = outcomes?;
+    dirty.sync()?;
+    Ok(outcomes)
 }
 
 /// What is at `path` now, for a conditional write: absent, or whether its sha256 is `etag`.
@@ -374,20 +441,7 @@ impl ObjectStore for DirStore {
             .collect::<PortResult<Vec<_>>>()?;
         let locks = self.locks.clone();
         let objects = self.objects.clone();
-        blocking(move || {
-            let _tree = locks.tree.read().map_err(poisoned)?;
-            let mut dirty = Dirty::default();
-            let outcomes = puts
-                .iter()
-                .zip(&paths)
-                .map(|(p, path)| {
-                    put_one(&locks, &objects, path, &p.bytes, &p.condition, &mut dirty)
-                })
-                .collect::<PortResult<Vec<_>>>()?;
-            dirty.sync()?;
-            Ok(outcomes)
-        })
-        .await
+        blocking(move || apply_batch(&locks, &objects, &puts, &paths)).await
     }
 
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
@@ -459,7 +513,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt as _;
 
     use super::*;
-    use crate::ports::ObjectHeaders;
+    use crate::ports::{ObjectHeaders, PutRequest};
 
     const HEADERS: ObjectHeaders = ObjectHeaders {
         content_type: "text/plain",
@@ -512,6 +566,74 @@ mod tests {
         let right = PutCondition::IfMatch(etag_of(b"copy"));
         assert_eq!(put(name, b"four", right).await, PutOutcome::Written);
         assert_eq!(&store.get(name).await.unwrap().unwrap().bytes[..], b"four");
+    }
+
+    /// A batch writes each new content once, links every name that may be written, and leaves
+    /// no content behind for a put whose condition failed.
+    #[tokio::test]
+    async fn a_batch_shares_contents_and_leaves_none_for_refused_puts() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        let store = DirStore::open(&dir.path().join("bucket"), &objects).unwrap();
+        let current = "v2/g/_trust/tuf/timestamp.json";
+        store
+            .put(
+                current,
+                Bytes::from_static(b"old"),
+                PutCondition::IfAbsent,
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        let req = |key: &str, bytes: &'static [u8], condition| PutRequest {
+            key: key.to_owned(),
+            bytes: Bytes::from_static(bytes),
+            condition,
+        };
+        let outcomes = store
+            .put_all(
+                vec![
+                    req(
+                        "v2/g/_trust/tuf/timestamp.ab.json",
+                        b"new",
+                        PutCondition::IfAbsent,
+                    ),
+                    req(
+                        "v2/g/_trust/tuf/2.timestamp.json",
+                        b"new",
+                        PutCondition::IfAbsent,
+                    ),
+                    req(
+                        current,
+                        b"refused",
+                        PutCondition::IfMatch(etag_of(b"other")),
+                    ),
+                ],
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        use PutOutcome::{PreconditionFailed, Written};
+        assert_eq!(outcomes, [Written, Written, PreconditionFailed]);
+        // One inode for both new names and the content's own entry.
+        assert_eq!(
+            fs::metadata(objects.join(etag_of(b"new"))).unwrap().nlink(),
+            3
+        );
+        assert!(!objects.join(etag_of(b"refused")).exists());
+        let mut left: Vec<_> = fs::read_dir(&objects)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want = vec![etag_of(b"new"), etag_of(b"old")];
+        want.sort();
+        assert_eq!(left, want, "no temporary files, no refused contents");
+        assert_eq!(
+            &store.get(current).await.unwrap().unwrap().bytes[..],
+            b"old"
+        );
     }
 
     #[tokio::test]
