@@ -121,6 +121,21 @@ pub trait ObjectStore: Send + Sync {
             .try_collect()
             .await
     }
+    /// Several puts (distinct keys) made one after another in the order given, each visible no
+    /// earlier than the ones before it: the mutable names of a publish, which readers must see
+    /// move in order. Outcomes as [`ObjectStore::put`] reports them; all durable when this
+    /// returns. The default puts one at a time; the embedded store syncs each directory once.
+    async fn put_in_order(
+        &self,
+        puts: Vec<PutRequest>,
+        headers: &ObjectHeaders,
+    ) -> PortResult<Vec<PutOutcome>> {
+        let mut outcomes = Vec::with_capacity(puts.len());
+        for p in puts {
+            outcomes.push(self.put(&p.key, p.bytes, p.condition, headers).await?);
+        }
+        Ok(outcomes)
+    }
     /// Every key that starts with `prefix`.
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;
     /// Remove `keys` (missing ones are not an error).

@@ -100,6 +100,26 @@ async fn object_store_contract() {
                 b.name
             );
         }
+        // In order: the same outcomes, one after another.
+        let moved = s.get(&moving).await.unwrap().unwrap().etag;
+        let outcomes = s
+            .put_in_order(
+                vec![
+                    req(&taken, b"not kept", PutCondition::IfAbsent),
+                    req(&moving, b"again", PutCondition::IfMatch(moved)),
+                    req(
+                        &fresh,
+                        b"newer",
+                        PutCondition::IfMatch(s.get(&fresh).await.unwrap().unwrap().etag),
+                    ),
+                ],
+                &h,
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcomes, [Failed, Written, Written], "{}", b.name);
+        assert_eq!(&s.get(&moving).await.unwrap().unwrap().bytes[..], b"again");
+        assert_eq!(&s.get(&fresh).await.unwrap().unwrap().bytes[..], b"newer");
         s.delete(&[fresh, taken, moving]).await.unwrap();
         // A key that is a "directory" of others is not an object; listing is by prefix only.
         let other = "v2/example.com/cc/_trust/tuf/root.json";

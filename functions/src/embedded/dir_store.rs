@@ -301,8 +301,9 @@ fn put_one(
     })
 }
 
-/// A batch of puts: contents first (written, synced, linked), then each name under its lock,
-/// then one sync of every directory the batch changed.
+/// A batch of puts: contents first (written, synced, linked), then each name under its lock in
+/// the order given (so each is visible no earlier than the ones before it), then one sync of
+/// every directory the batch changed.
 fn apply_batch(
     locks: &Locks,
     objects: &Path,
@@ -442,6 +443,15 @@ impl ObjectStore for DirStore {
         let locks = self.locks.clone();
         let objects = self.objects.clone();
         blocking(move || apply_batch(&locks, &objects, &puts, &paths)).await
+    }
+
+    /// A batch is applied in order anyway.
+    async fn put_in_order(
+        &self,
+        puts: Vec<PutRequest>,
+        headers: &ObjectHeaders,
+    ) -> PortResult<Vec<PutOutcome>> {
+        self.put_all(puts, headers).await
     }
 
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {

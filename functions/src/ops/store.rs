@@ -13,7 +13,9 @@ use notus_tuf::{Dialect, RoleType};
 
 use super::{ApiResult, Service, backend, updating};
 use crate::layout::{self, NameKind};
-use crate::ports::{Head, PortError, PutCondition, PutOutcome, PutRequest, RoleRecord, ServerKey};
+use crate::ports::{
+    Head, Object, PortError, PutCondition, PutOutcome, PutRequest, RoleRecord, ServerKey,
+};
 
 /// How many objects one operation reads or writes at once.
 const IO_CONCURRENCY: usize = 16;
@@ -197,10 +199,72 @@ pub async fn materialise(
         .filter(|f| layout::has_current_name(dialect, &f.role))
         .collect();
     current.sort_by_key(|f| write_rank(&f.role));
-    for f in current {
-        advance_current(svc, gun, f).await?;
+    // Everything else moves first, in order, and is durable before the timestamp moves: a reader
+    // (or a crash) never finds a new timestamp over an old snapshot.
+    let (rest, timestamp): (Vec<_>, Vec<_>) =
+        current.into_iter().partition(|f| f.role != "timestamp");
+    for group in [rest, timestamp] {
+        advance_current_names(svc, gun, &group).await?;
     }
     Ok(())
+}
+
+/// Move the mutable names of `files` forward in one ordered batch, never backward; a name that a
+/// concurrent writer moved in the meantime is retried on its own.
+async fn advance_current_names(
+    svc: &Service,
+    gun: &str,
+    files: &[&NewFile],
+) -> Result<(), PortError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = files
+        .iter()
+        .map(|f| layout::current_key(gun, &f.role))
+        .collect();
+    // Built before the stream, as in `load_files`, so the future stays `Send`.
+    let reads: Vec<_> = keys.iter().map(|k| svc.store.get(k)).collect();
+    let stored: Vec<_> = stream::iter(reads)
+        .buffered(IO_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut puts = Vec::new();
+    let mut moving = Vec::new();
+    for ((f, key), obj) in files.iter().zip(keys).zip(stored) {
+        if let Some(condition) = advance_condition(obj.as_ref(), f.version) {
+            puts.push(PutRequest {
+                key,
+                bytes: f.bytes.clone(),
+                condition,
+            });
+            moving.push(*f);
+        }
+    }
+    let headers = svc.config.cache.headers(NameKind::Current);
+    let outcomes = svc.store.put_in_order(puts, &headers).await?;
+    for (f, outcome) in moving.into_iter().zip(outcomes) {
+        if outcome == PutOutcome::PreconditionFailed {
+            advance_current(svc, gun, f).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The condition for moving a name that holds `stored` to `version`; `None` when it already
+/// holds that version or a newer one.
+fn advance_condition(stored: Option<&Object>, version: u64) -> Option<PutCondition> {
+    match stored {
+        Some(obj) => {
+            let held = Peek::of(&obj.bytes).and_then(|p| p.version);
+            if held.is_some_and(|v| v >= version) {
+                None
+            } else {
+                Some(PutCondition::IfMatch(obj.etag.clone()))
+            }
+        }
+        None => Some(PutCondition::IfAbsent),
+    }
 }
 
 /// Move `{role}.json` forward to `f`, never backward: compare-and-swap against whatever a
@@ -209,15 +273,9 @@ async fn advance_current(svc: &Service, gun: &str, f: &NewFile) -> Result<(), Po
     let key = layout::current_key(gun, &f.role);
     let headers = svc.config.cache.headers(NameKind::Current);
     for _ in 0..CAS_ATTEMPTS {
-        let condition = match svc.store.get(&key).await? {
-            Some(obj) => {
-                let stored = Peek::of(&obj.bytes).and_then(|p| p.version);
-                if stored.is_some_and(|v| v >= f.version) {
-                    return Ok(());
-                }
-                PutCondition::IfMatch(obj.etag)
-            }
-            None => PutCondition::IfAbsent,
+        let stored = svc.store.get(&key).await?;
+        let Some(condition) = advance_condition(stored.as_ref(), f.version) else {
+            return Ok(());
         };
         if svc
             .store
