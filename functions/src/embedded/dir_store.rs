@@ -2,18 +2,18 @@
 //!
 //! Content is written once: each distinct content lives in `objects/{sha256}` (a batch writes
 //! all of its new contents to temporary files, fsyncs them, and links them into place), and a
-//! name is a hard link to it: a new name is linked directly (the
-//! link fails if the name exists, which is exactly "if absent"), a replaced name is linked to a
-//! temporary name and renamed over the old one. Each directory a batch of puts changed is
-//! fsynced once, after all of the batch's links (a publish stages three files in one batch: five
-//! fsyncs instead of nine; an fsync is the largest single cost of a put). A conditional
-//! replace recognises the expected content by inode (a name linked to `objects/{etag}`) instead
-//! of reading and hashing the current file. A publish stores each file under three names
-//! (hash, version, current) with identical bytes, so this writes and fsyncs each content once
-//! instead of three times, and replacing a current name frees no inode. Measured on ext4, the
-//! kernel's inode allocation after constant create-and-delete (`recently_deleted`) had been the
-//! largest CPU cost of a publish. Where a link cannot be made (another filesystem, too many links)
-//! the name gets its own copy, written atomically.
+//! name is a hard link to it: a new name is linked directly (the link fails if the name exists,
+//! which is exactly "if absent"), a replaced name is linked to a temporary name and renamed over
+//! the old one. Each bucket directory a batch of puts changed is fsynced once, after all of the
+//! batch's links: a publish stages three files in one batch with four fsyncs instead of nine,
+//! and an fsync (a disk flush) is the largest single cost of a put. A conditional replace
+//! recognises the expected content by inode (a name linked to `objects/{etag}`) instead of
+//! reading and hashing the current file. A publish stores each file under three names (hash,
+//! version, current) with identical bytes, so this writes and fsyncs each content once instead
+//! of three times, and replacing a current name frees no inode. Measured on ext4, the kernel's
+//! inode allocation after constant create-and-delete (`recently_deleted`) had been the largest
+//! CPU cost of a publish. Where a link cannot be made (another filesystem, too many links) the
+//! name gets its own copy, written atomically.
 //!
 //! A conditional write holds the lock of its key's stripe, so writes to different keys run in
 //! parallel. Deletion (which also drops empty directories and unreferenced contents) excludes all
@@ -160,10 +160,15 @@ impl Dirty {
 /// an existing content, from a concurrent writer of the same bytes, is never replaced). Writing
 /// all before syncing any lets a journaling filesystem commit them together. A content that could
 /// not be written is absent from the map; its names get their own copies.
+///
+/// `objects/` itself is not fsynced: it is an index for sharing, not what keeps a content. The
+/// content's bytes are synced before any name links to it, and a synced name holds the inode; a
+/// crash that loses an `objects/` entry costs only the sharing (the next writer of those bytes
+/// writes them again) and the inode shortcut of a conditional replace (which then reads and
+/// hashes). One flush fewer per batch, on the one directory every collection shares.
 fn ensure_contents<'a>(
     objects: &Path,
     wanted: impl Iterator<Item = (&'a str, &'a [u8])>,
-    dirty: &mut Dirty,
 ) -> (BTreeMap<String, PathBuf>, Vec<PathBuf>) {
     let mut ready = BTreeMap::new();
     let mut pending = Vec::new();
@@ -192,7 +197,6 @@ fn ensure_contents<'a>(
             .sync_all()
             .and_then(|()| match fs::hard_link(&tmp, &content) {
                 Ok(()) => {
-                    dirty.changed(&content);
                     created.push(content.clone());
                     Ok(())
                 }
@@ -321,7 +325,7 @@ fn apply_batch(
             wanted.push((sha.as_str(), &p.bytes[..]));
         }
     }
-    let (contents, created) = ensure_contents(objects, wanted.into_iter(), &mut dirty);
+    let (contents, created) = ensure_contents(objects, wanted.into_iter());
     let outcomes = puts
         .iter()
         .zip(paths)
