@@ -74,6 +74,17 @@ pub struct PutRequest {
     pub condition: PutCondition,
 }
 
+impl PutRequest {
+    /// A put of `bytes` under `key` if `condition` holds.
+    pub fn new(key: impl Into<String>, bytes: impl Into<Bytes>, condition: PutCondition) -> Self {
+        PutRequest {
+            key: key.into(),
+            bytes: bytes.into(),
+            condition,
+        }
+    }
+}
+
 /// How many puts of one batch the default [`ObjectStore::put_all`] has in flight.
 const PUT_ALL_CONCURRENCY: usize = 16;
 

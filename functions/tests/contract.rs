@@ -68,10 +68,8 @@ async fn object_store_contract() {
                 .unwrap();
         }
         let moving_etag = s.get(&moving).await.unwrap().unwrap().etag;
-        let req = |key: &str, bytes: &'static [u8], condition| PutRequest {
-            key: key.to_owned(),
-            bytes: Bytes::from_static(bytes),
-            condition,
+        let req = |key: &str, bytes: &'static [u8], condition| {
+            PutRequest::new(key, Bytes::from_static(bytes), condition)
         };
         let outcomes = s
             .put_all(

@@ -426,11 +426,7 @@ impl ObjectStore for DirStore {
         condition: PutCondition,
         headers: &ObjectHeaders,
     ) -> PortResult<PutOutcome> {
-        let put = PutRequest {
-            key: key.to_owned(),
-            bytes,
-            condition,
-        };
+        let put = PutRequest::new(key, bytes, condition);
         let mut outcomes = self.put_all(vec![put], headers).await?;
         Ok(outcomes.pop().expect("one outcome per put"))
     }
@@ -600,10 +596,8 @@ mod tests {
             )
             .await
             .unwrap();
-        let req = |key: &str, bytes: &'static [u8], condition| PutRequest {
-            key: key.to_owned(),
-            bytes: Bytes::from_static(bytes),
-            condition,
+        let req = |key: &str, bytes: &'static [u8], condition| {
+            PutRequest::new(key, Bytes::from_static(bytes), condition)
         };
         let outcomes = store
             .put_all(

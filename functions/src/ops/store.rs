@@ -140,10 +140,9 @@ pub fn repo_state(files: &BTreeMap<String, NewFile>) -> RepoState {
 pub async fn stage(svc: &Service, gun: &str, files: &[NewFile]) -> ApiResult<()> {
     let puts = files
         .iter()
-        .map(|f| PutRequest {
-            key: layout::hashed_key(gun, &f.role, &f.sha256),
-            bytes: f.bytes.clone(),
-            condition: PutCondition::IfAbsent,
+        .map(|f| {
+            let key = layout::hashed_key(gun, &f.role, &f.sha256);
+            PutRequest::new(key, f.bytes.clone(), PutCondition::IfAbsent)
         })
         .collect();
     let headers = svc.config.cache.headers(NameKind::Immutable);
@@ -172,10 +171,9 @@ pub async fn materialise(
 ) -> Result<(), PortError> {
     let puts = files
         .iter()
-        .map(|f| PutRequest {
-            key: layout::versioned_key(gun, &f.role, f.version),
-            bytes: f.bytes.clone(),
-            condition: PutCondition::IfAbsent,
+        .map(|f| {
+            let key = layout::versioned_key(gun, &f.role, f.version);
+            PutRequest::new(key, f.bytes.clone(), PutCondition::IfAbsent)
         })
         .collect::<Vec<_>>();
     let immutable = svc.config.cache.headers(NameKind::Immutable);
@@ -233,11 +231,7 @@ async fn advance_current_names(
     let mut moving = Vec::new();
     for ((f, key), obj) in files.iter().zip(keys).zip(stored) {
         if let Some(condition) = advance_condition(obj.as_ref(), f.version) {
-            puts.push(PutRequest {
-                key,
-                bytes: f.bytes.clone(),
-                condition,
-            });
+            puts.push(PutRequest::new(key, f.bytes.clone(), condition));
             moving.push(*f);
         }
     }
