@@ -93,10 +93,16 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
             "this collection is being deleted; repeat the DELETE, then publish",
         ));
     }
-    let files = match &head {
-        Some(h) => load_files(svc, gun, h, None).await?,
-        None => BTreeMap::new(),
-    };
+    // The current files and the key assignments, read at once.
+    let (files, keys) = tokio::try_join!(
+        async {
+            match &head {
+                Some(h) => load_files(svc, gun, h, None).await,
+                None => Ok(BTreeMap::new()),
+            }
+        },
+        async { svc.ledger.keys(gun).await.map_err(backend) },
+    )?;
     // A publish interrupted after its ledger commit is finished here, by whoever comes next.
     // Repeating that upload then answers `VERSION`, as notary-server answers any upload of
     // versions it already holds; the collection is complete either way.
@@ -104,7 +110,6 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
         repair(svc, gun, h, &files).await?;
     }
 
-    let keys = svc.ledger.keys(gun).await.map_err(backend)?;
     let held = held_keys(&keys)?;
     let now = svc.now();
     let state = repo_state(&files);
