@@ -15,6 +15,7 @@ import http.server
 import io
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,14 @@ def zipped_size(path):
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(path, "bootstrap")
     return len(buf.getvalue())
+
+
+def template_allocator_env():
+    """The allocator settings (`MIMALLOC_*`) infra/template.yaml gives every function, so the
+    measured process runs as deployed."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "infra", "template.yaml")
+    with open(path) as f:
+        return dict(re.findall(r'^\s+(MIMALLOC_[A-Z_]+): "?([^"\s]+)"?\s*$', f.read(), re.M))
 
 
 def invoke(bootstrap, events, env_extra=None):
@@ -101,6 +110,7 @@ def invoke(bootstrap, events, env_extra=None):
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "NOTUS_LOG": "warn",
     }
+    env.update(template_allocator_env())
     env.update(env_extra or {})
     start = time.perf_counter()
     proc = subprocess.Popen([bootstrap], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
