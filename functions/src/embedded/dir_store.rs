@@ -170,21 +170,19 @@ fn ensure_contents<'a>(
     objects: &Path,
     wanted: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> (BTreeMap<String, PathBuf>, Vec<PathBuf>) {
+    // One entry per distinct content: two names with the same bytes share it.
+    let distinct: BTreeMap<&str, &[u8]> = wanted.collect();
     let mut ready = BTreeMap::new();
     let mut pending = Vec::new();
-    for (sha, bytes) in wanted {
-        let sha = sha.to_owned();
-        if ready.contains_key(&sha) || pending.iter().any(|(s, _, _)| *s == sha) {
-            continue;
-        }
-        let content = objects.join(&sha);
+    for (sha, bytes) in distinct {
+        let content = objects.join(sha);
         if content.exists() {
-            ready.insert(sha, content);
+            ready.insert(sha.to_owned(), content);
             continue;
         }
         let tmp = tmp_in(objects);
         match fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes).map(|()| f)) {
-            Ok(f) => pending.push((sha, tmp, f)),
+            Ok(f) => pending.push((sha.to_owned(), tmp, f)),
             Err(_) => {
                 let _ = fs::remove_file(&tmp);
             }
@@ -262,14 +260,16 @@ fn store(
     if_absent: bool,
     dirty: &mut Dirty,
 ) -> std::io::Result<bool> {
-    let linked = match content {
-        Some(content) if if_absent => link_if_absent(content, path, dirty),
-        Some(content) => link_atomically(content, path, dirty).map(|()| true),
-        None => Err(std::io::Error::other("no shared content")),
-    };
+    let linked = content.map(|content| {
+        if if_absent {
+            link_if_absent(content, path, dirty)
+        } else {
+            link_atomically(content, path, dirty).map(|()| true)
+        }
+    });
     match linked {
-        Ok(written) => Ok(written),
-        Err(_) => write_atomically(path, bytes, dirty).map(|()| true),
+        Some(Ok(written)) => Ok(written),
+        None | Some(Err(_)) => write_atomically(path, bytes, dirty).map(|()| true),
     }
 }
 
