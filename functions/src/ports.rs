@@ -295,7 +295,7 @@ pub trait Ledger: Send + Sync {
     async fn put_keys(&self, gun: &str, keys: &KeyAssignments) -> PortResult<bool>;
 }
 
-/// Signs digests with keys it never reveals.
+/// Signs with keys it never reveals.
 #[async_trait]
 pub trait KeyService: Send + Sync {
     /// The deployment's shared timestamp key (created on first use by the embedded signer; the
@@ -303,6 +303,8 @@ pub trait KeyService: Send + Sync {
     async fn default_key(&self) -> PortResult<ServerKey>;
     /// A new key dedicated to one collection.
     async fn create_key(&self) -> PortResult<ServerKey>;
-    /// An ECDSA P-256 signature (DER or fixed-width r‖s) over a SHA-256 `digest`.
-    async fn sign_digest(&self, key_ref: &str, digest: &[u8; 32]) -> PortResult<Vec<u8>>;
+    /// A fixed-width (r‖s) ECDSA P-256 SHA-256 signature over `payload`. The payload, not its
+    /// digest, so that a local signer can hash and sign in one library call; a remote one
+    /// (KMS) sends only the digest.
+    async fn sign(&self, key_ref: &str, payload: &[u8]) -> PortResult<Vec<u8>>;
 }

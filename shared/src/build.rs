@@ -10,7 +10,6 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::canonical::{self, NotarySignature};
 use crate::keys::{PublicKey, Scheme};
@@ -71,11 +70,6 @@ impl UnsignedMetadata {
     /// The canonical bytes to sign.
     pub fn payload(&self) -> &[u8] {
         &self.payload
-    }
-
-    /// sha256 of the payload, for signers that sign digests (KMS, PKCS#11 `CKM_ECDSA`).
-    pub fn digest(&self) -> [u8; 32] {
-        Sha256::digest(&self.payload).into()
     }
 
     /// Sign with synchronous signers and finish.

@@ -11,7 +11,6 @@ use notus_service::ports::KeyService as _;
 use notus_tuf::build::{RawSignature, Signer};
 use notus_tuf::keys::{PublicKey, Scheme, key_from_public, key_id};
 use notus_tuf::{Dialect, Error};
-use sha2::{Digest, Sha256};
 
 /// One KMS client for the process, with the runtime its calls run on.
 pub struct Kms {
@@ -77,11 +76,10 @@ impl Signer for KmsSigner {
         &self.public
     }
     fn sign(&self, payload: &[u8]) -> Result<RawSignature, Error> {
-        let digest: [u8; 32] = Sha256::digest(payload).into();
         let bytes = self
             .kms
             .rt
-            .block_on(self.kms.keys.sign_digest(&self.key, &digest))
+            .block_on(self.kms.keys.sign(&self.key, payload))
             .map_err(|e| Error::Other(format!("KMS key {} did not sign: {e}", self.key)))?;
         Ok(RawSignature {
             keyid: self.keyid.clone(),

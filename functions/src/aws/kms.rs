@@ -123,7 +123,10 @@ impl KeyService for KmsKeys {
         self.describe(&id).await
     }
 
-    async fn sign_digest(&self, key_ref: &str, digest: &[u8; 32]) -> PortResult<Vec<u8>> {
+    async fn sign(&self, key_ref: &str, payload: &[u8]) -> PortResult<Vec<u8>> {
+        // A digest, not the message: KMS takes at most 4 KiB of message, and a server-signed
+        // snapshot can be larger.
+        let digest = notus_tuf::metadata::sha256(payload);
         let resp = self
             .client
             .sign()

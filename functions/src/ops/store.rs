@@ -331,12 +331,11 @@ pub async fn sign_with_server_key(
     key: &ServerKey,
     public: &PublicKey,
 ) -> ApiResult<Vec<u8>> {
-    let digest = unsigned.digest();
     // Whatever the signer's failure (throttled, disabled, denied), the upload itself was fine
     // and nothing has been written yet: a retryable 503, never a half-published state.
     let sig = svc
         .keys
-        .sign_digest(&key.key_ref, &digest)
+        .sign(&key.key_ref, unsigned.payload())
         .await
         .map_err(|e| {
             backend(match e {
