@@ -33,6 +33,12 @@ async fn object_store_contract() {
         );
         let got = s.get(key).await.unwrap().unwrap();
         assert_eq!(&got.bytes[..], b"one");
+        assert_eq!(
+            s.get("v2/example.com/c/_trust/tuf/targets").await.unwrap(),
+            None,
+            "{}: the prefix of a key (a directory on disk) is not an object",
+            b.name
+        );
         assert!((Utc::now() - got.last_modified).num_minutes().abs() < 10);
         assert_eq!(
             put(b"two", PutCondition::IfMatch("\"not-the-etag\"".into()))

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::hash::{Hash as _, Hasher as _};
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -106,31 +106,57 @@ fn etag_of(bytes: &[u8]) -> String {
 }
 
 fn read(path: &Path) -> PortResult<Option<Object>> {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let modified = fs::metadata(path)
-                .and_then(|m| m.modified())
-                .map(DateTime::<Utc>::from)
-                .unwrap_or_else(|_| Utc::now());
-            Ok(Some(Object {
-                etag: etag_of(&bytes),
-                bytes: Bytes::from(bytes),
-                last_modified: modified,
-            }))
+    // Open once and ask the open file for its size and time: no second lookup of the path.
+    let opened = fs::File::open(path).and_then(|mut f| {
+        let meta = f.metadata()?;
+        if meta.is_dir() {
+            // A directory where a file was asked for (e.g. `3.targets`) is simply not an object.
+            return Ok(None);
         }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        f.read_to_end(&mut bytes)?;
+        Ok(Some((bytes, meta)))
+    });
+    match opened {
+        Ok(found) => Ok(found.map(|(bytes, meta)| Object {
+            etag: etag_of(&bytes),
+            bytes: Bytes::from(bytes),
+            last_modified: meta
+                .modified()
+                .map(DateTime::<Utc>::from)
+                .unwrap_or_else(|_| Utc::now()),
+        })),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        // A directory where a file was asked for (e.g. `3.targets`) is simply not an object.
-        Err(_) if path.is_dir() => Ok(None),
         Err(e) => Err(PortError::Other(format!("read {}: {e}", path.display()))),
     }
 }
 
-/// A temporary name in `dir`.
+/// A temporary name in `dir`: this process's random prefix and a counter (one random draw per
+/// process instead of one system call per temporary file).
 fn tmp_in(dir: &Path) -> PathBuf {
-    dir.join(format!(
-        "{TMP_PREFIX}{}",
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let process = PROCESS.get_or_init(|| {
         hex::encode(rand_core::RngCore::next_u64(&mut rand_core::OsRng).to_be_bytes())
-    ))
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{TMP_PREFIX}{process}-{n}"))
+}
+
+/// Run `op`, which creates an entry at `path`; if `path`'s directory is missing, create it and
+/// run `op` again. A collection's directories exist after its first publish, so the common case
+/// makes no `mkdir` (and no `stat`). Writers hold the tree lock shared, so no directory is
+/// removed in between.
+fn in_dir<T>(path: &Path, mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    match op() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(path.parent().expect("object paths have a parent"))?;
+            op()
+        }
+        done => done,
+    }
 }
 
 /// Directories whose entries a batch changed: synced once each, after all of its links, before
@@ -223,10 +249,9 @@ fn drop_unlinked(created: &[PathBuf]) {
 /// Put `path` in place as a hard link to `content`: atomic for readers, durable once the
 /// directory is synced.
 fn link_atomically(content: &Path, path: &Path, dirty: &mut Dirty) -> std::io::Result<()> {
-    let dir = path.parent().expect("object paths have a parent");
-    fs::create_dir_all(dir)?;
-    let tmp = tmp_in(dir);
-    let result = fs::hard_link(content, &tmp).and_then(|()| fs::rename(&tmp, path));
+    let tmp = tmp_in(path.parent().expect("object paths have a parent"));
+    let result =
+        in_dir(path, || fs::hard_link(content, &tmp)).and_then(|()| fs::rename(&tmp, path));
     match result {
         Ok(()) => dirty.changed(path),
         Err(_) => {
@@ -239,9 +264,7 @@ fn link_atomically(content: &Path, path: &Path, dirty: &mut Dirty) -> std::io::R
 /// Create `path` as a hard link to `content` if no object is there: `link` itself refuses an
 /// existing name, so no temporary name and rename are needed. `Ok(false)` if the name exists.
 fn link_if_absent(content: &Path, path: &Path, dirty: &mut Dirty) -> std::io::Result<bool> {
-    let dir = path.parent().expect("object paths have a parent");
-    fs::create_dir_all(dir)?;
-    match fs::hard_link(content, path) {
+    match in_dir(path, || fs::hard_link(content, path)) {
         Ok(()) => {
             dirty.changed(path);
             Ok(true)
@@ -366,11 +389,9 @@ fn current_state(objects: &Path, path: &Path, etag: Option<&str>) -> PortResult<
 }
 
 fn write_atomically(path: &Path, bytes: &[u8], dirty: &mut Dirty) -> std::io::Result<()> {
-    let dir = path.parent().expect("object paths have a parent");
-    fs::create_dir_all(dir)?;
-    let tmp = tmp_in(dir);
+    let tmp = tmp_in(path.parent().expect("object paths have a parent"));
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        let mut f = in_dir(path, || fs::File::create(&tmp))?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
