@@ -85,8 +85,9 @@ impl PutRequest {
     }
 }
 
-/// How many puts of one batch the default [`ObjectStore::put_all`] has in flight.
-const PUT_ALL_CONCURRENCY: usize = 16;
+/// How many requests of one batch the default [`ObjectStore::get_all`] and
+/// [`ObjectStore::put_all`] have in flight.
+const BATCH_CONCURRENCY: usize = 16;
 
 /// HTTP metadata stored with an object, so a CDN in front of the bucket serves what the local
 /// server would.
@@ -104,6 +105,26 @@ pub struct ObjectHeaders {
 pub trait ObjectStore: Send + Sync {
     /// The object under `key`, if any.
     async fn get(&self, key: &str) -> PortResult<Option<Object>>;
+    /// Several gets: each object (or `None`) in the order of `keys`. The default reads them
+    /// concurrently; the embedded store reads them in one hand-off to its blocking threads
+    /// instead of one per key.
+    async fn get_all(&self, keys: Vec<String>) -> PortResult<Vec<Option<Object>>> {
+        use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+        let reads: Vec<_> = keys
+            .iter()
+            .map(|k| async move { self.get(k).await })
+            .collect();
+        stream::iter(reads)
+            .buffered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+    /// Whether an object's etag is the hex sha256 of its bytes, so that a caller who knows the
+    /// bytes knows the etag without asking (the embedded store). S3's ETag depends on the
+    /// encryption and the upload method, so there it is not.
+    fn etag_is_sha256(&self) -> bool {
+        false
+    }
     /// Write `bytes` under `key` if `condition` holds.
     async fn put(
         &self,
@@ -128,7 +149,7 @@ pub trait ObjectStore: Send + Sync {
             .map(|p| async move { self.put(&p.key, p.bytes, p.condition, headers).await })
             .collect();
         stream::iter(writes)
-            .buffered(PUT_ALL_CONCURRENCY)
+            .buffered(BATCH_CONCURRENCY)
             .try_collect()
             .await
     }

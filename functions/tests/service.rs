@@ -615,3 +615,60 @@ async fn routes_and_errors_in_notary_format() {
     let r = get(&only.svc, "/v2/example.com/app/_trust/tuf/timestamp.key").await;
     assert_eq!(r.status(), 200);
 }
+
+/// A mutable name that no longer holds what the previous publish left (changed behind the
+/// service's back) is still moved forward, and one holding a newer file is never moved back: the
+/// swap the service predicts from the previous file fails, and the name is read and retried.
+#[tokio::test]
+async fn a_current_name_changed_behind_the_service_moves_forward_never_back() {
+    use notus_service::layout::{NameKind, current_key};
+    use notus_service::ports::{PutCondition, PutOutcome};
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/moved", 5).await;
+        assert_eq!(p.publish_initial(svc).await.status(), 200, "{}", b.name);
+        let key = current_key(&p.gun, "root");
+        let headers = svc.config.cache.headers(NameKind::Current);
+        let (key, headers) = (&key, &headers);
+        let replace = |bytes: &'static [u8]| async move {
+            let etag = svc.store.get(key).await.unwrap().unwrap().etag;
+            let put = svc.store.put(
+                key,
+                bytes::Bytes::from_static(bytes),
+                PutCondition::IfMatch(etag),
+                headers,
+            );
+            assert_eq!(put.await.unwrap(), PutOutcome::Written);
+        };
+        let served = || async { svc.store.get(key).await.unwrap().unwrap().bytes };
+
+        replace(br#"{"signed":{"_type":"root","version":0},"signatures":[]}"#).await;
+        p.root_version = 2;
+        let root2 = p.build_root(2);
+        let snapshot = p.snapshot();
+        let r = p
+            .post(
+                svc,
+                &[
+                    ("root".into(), root2.clone()),
+                    ("snapshot".into(), snapshot),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}: {:?}", b.name, r.body());
+        assert_eq!(served().await, root2, "{}: moved forward", b.name);
+
+        let newer: &[u8] = br#"{"signed":{"_type":"root","version":99},"signatures":[]}"#;
+        replace(newer).await;
+        p.root_version = 3;
+        let (root3, snapshot) = (p.build_root(3), p.snapshot());
+        let r = p
+            .post(
+                svc,
+                &[("root".into(), root3), ("snapshot".into(), snapshot)],
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}: {:?}", b.name, r.body());
+        assert_eq!(served().await, newer, "{}: never moved back", b.name);
+    }
+}

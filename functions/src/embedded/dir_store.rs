@@ -440,6 +440,19 @@ impl ObjectStore for DirStore {
         blocking(move || read(&path)).await
     }
 
+    async fn get_all(&self, keys: Vec<String>) -> PortResult<Vec<Option<Object>>> {
+        let paths = keys
+            .iter()
+            .map(|k| self.path(k))
+            .collect::<PortResult<Vec<_>>>()?;
+        blocking(move || paths.iter().map(|p| read(p)).collect()).await
+    }
+
+    /// `read` computes the etag from the bytes it read.
+    fn etag_is_sha256(&self) -> bool {
+        true
+    }
+
     async fn put(
         &self,
         key: &str,

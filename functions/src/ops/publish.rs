@@ -12,7 +12,7 @@ use notus_tuf::server::{
 };
 
 use super::store::{
-    NewFile, load_files, materialise, refresh_due, repair, repo_state, server_public_key,
+    NewFile, load_files, materialise, refresh_due, repo_state, server_public_key,
     sign_with_server_key, stage,
 };
 use super::{ApiResult, Service, backend, updating};
@@ -93,7 +93,10 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
             "this collection is being deleted; repeat the DELETE, then publish",
         ));
     }
-    // The current files and the key assignments, read at once.
+    // The current files (with the served names repaired if a publish was interrupted after its
+    // commit) and the key assignments, read at once. Repeating an interrupted upload then
+    // answers `VERSION`, as notary-server answers any upload of versions it already holds; the
+    // collection is complete either way.
     let (files, keys) = tokio::try_join!(
         async {
             match &head {
@@ -103,13 +106,6 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
         },
         async { svc.ledger.keys(gun).await.map_err(backend) },
     )?;
-    // A publish interrupted after its ledger commit is finished here, by whoever comes next.
-    // Repeating that upload then answers `VERSION`, as notary-server answers any upload of
-    // versions it already holds; the collection is complete either way.
-    if let Some(h) = &head {
-        repair(svc, gun, h, &files).await?;
-    }
-
     let held = held_keys(&keys)?;
     let now = svc.now();
     let state = repo_state(&files);
@@ -255,7 +251,7 @@ pub async fn commit_files(
             tracing::info!(gun, seq = new_head.seq, change = id, "committed");
         }
     }
-    if let Err(e) = materialise(svc, gun, dialect, &new_files).await {
+    if let Err(e) = materialise(svc, gun, dialect, &new_files, files).await {
         // Committed but not yet served: the next publish or refresh of this GUN repairs it.
         tracing::error!(gun, error = %e, "committed, but could not update served names");
         return Err(backend(match e {

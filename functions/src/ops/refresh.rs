@@ -13,7 +13,7 @@ use notus_tuf::metadata::{Envelope, Root, Snapshot, Stored};
 use notus_tuf::server::held_key;
 
 use super::publish::{commit_files, held_keys};
-use super::store::{NewFile, expires_of, head_dialect, load_files, repair, sign_with_server_key};
+use super::store::{NewFile, expires_of, head_dialect, load_files, sign_with_server_key};
 use super::{ApiResult, Service, backend, updating};
 
 /// What refresh did to one collection.
@@ -125,7 +125,6 @@ pub async fn refresh_one(svc: &Service, gun: &str) -> ApiResult<Outcome> {
         return Ok(Outcome::NotDue);
     }
     let files = load_files(svc, gun, &head, Some(&["root", "snapshot", "timestamp"])).await?;
-    repair(svc, gun, &head, &files).await?;
     let dialect = head_dialect(&head)?;
     let get = |role: &str| {
         files

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt, stream};
 use notus_tuf::build::{RawSignature, UnsignedMetadata};
 use notus_tuf::keys::{PublicKey, Scheme, verify_signature};
 use notus_tuf::metadata::Peek;
@@ -16,9 +15,6 @@ use crate::layout::{self, NameKind};
 use crate::ports::{
     Head, Object, PortError, PutCondition, PutOutcome, PutRequest, RoleRecord, ServerKey,
 };
-
-/// How many objects one operation reads or writes at once.
-const IO_CONCURRENCY: usize = 16;
 
 /// How often a compare-and-swap of a mutable name is retried against concurrent writers.
 const CAS_ATTEMPTS: usize = 8;
@@ -67,15 +63,16 @@ pub fn head_dialect(head: &Head) -> ApiResult<Dialect> {
     }
 }
 
-/// Read one committed file by its content address and check it is what the ledger says.
-pub async fn load_file(
+/// A committed file read from its content address, checked against what the ledger says.
+fn checked_file(
     svc: &Service,
     gun: &str,
     role: &str,
     rec: &RoleRecord,
+    key: &str,
+    obj: Option<Object>,
 ) -> ApiResult<NewFile> {
-    let key = layout::hashed_key(gun, role, &rec.sha256);
-    let obj = svc.store.get(&key).await.map_err(backend)?.ok_or_else(|| {
+    let obj = obj.ok_or_else(|| {
         tracing::error!(
             gun,
             role,
@@ -84,7 +81,17 @@ pub async fn load_file(
         );
         updating(&format!("committed file {key} is missing"))
     })?;
-    let file = NewFile::new(role, rec.version, obj.bytes.to_vec());
+    // Where the store's etag is the sha256 of the bytes it just read, it is not computed twice.
+    let file = if svc.store.etag_is_sha256() {
+        NewFile {
+            role: role.to_owned(),
+            version: rec.version,
+            bytes: obj.bytes,
+            sha256: obj.etag,
+        }
+    } else {
+        NewFile::new(role, rec.version, obj.bytes.to_vec())
+    };
     if file.sha256 != rec.sha256 {
         tracing::error!(gun, role, key, "object does not match its ledger hash");
         return Err(updating(&format!("object {key} does not match the ledger")));
@@ -92,29 +99,64 @@ pub async fn load_file(
     Ok(file)
 }
 
-/// Read the files of `roles` (all of the head's when `None`).
+/// Read one committed file by its content address and check it is what the ledger says.
+pub async fn load_file(
+    svc: &Service,
+    gun: &str,
+    role: &str,
+    rec: &RoleRecord,
+) -> ApiResult<NewFile> {
+    let key = layout::hashed_key(gun, role, &rec.sha256);
+    let obj = svc.store.get(&key).await.map_err(backend)?;
+    checked_file(svc, gun, role, rec, &key, obj)
+}
+
+/// Read the files of `roles` (all of the head's when `None`) in one batch, together with the
+/// objects under `also`.
+async fn read_files(
+    svc: &Service,
+    gun: &str,
+    head: &Head,
+    roles: Option<&[&str]>,
+    also: &[String],
+) -> ApiResult<(BTreeMap<String, NewFile>, Vec<Option<Object>>)> {
+    let wanted: Vec<(&String, &RoleRecord, String)> = head
+        .roles
+        .iter()
+        .filter(|(r, _)| roles.is_none_or(|rs| rs.contains(&r.as_str())))
+        .map(|(r, rec)| (r, rec, layout::hashed_key(gun, r, &rec.sha256)))
+        .collect();
+    let keys = wanted
+        .iter()
+        .map(|(_, _, k)| k.clone())
+        .chain(also.iter().cloned())
+        .collect();
+    let mut objects = svc.store.get_all(keys).await.map_err(backend)?;
+    let extra = objects.split_off(wanted.len());
+    let files = wanted
+        .into_iter()
+        .zip(objects)
+        .map(|((role, rec, key), obj)| {
+            checked_file(svc, gun, role, rec, &key, obj).map(|f| (role.clone(), f))
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok((files, extra))
+}
+
+/// The files of `roles` (all of the head's when `None`), with the head's served names repaired
+/// first if they lag it (I3: a publish interrupted after its ledger commit is finished here, by
+/// whoever comes next). The served `timestamp.json` that tells is read in the same batch.
 pub async fn load_files(
     svc: &Service,
     gun: &str,
     head: &Head,
     roles: Option<&[&str]>,
 ) -> ApiResult<BTreeMap<String, NewFile>> {
-    let wanted: Vec<(&String, &RoleRecord)> = head
-        .roles
-        .iter()
-        .filter(|(r, _)| roles.is_none_or(|rs| rs.contains(&r.as_str())))
-        .collect();
-    // Futures are built before the stream (not in a `map` closure) so the whole future stays
-    // `Send` for any lifetime (a rustc limitation with higher-ranked closures).
-    let reads: Vec<_> = wanted
-        .into_iter()
-        .map(|(role, rec)| load_file(svc, gun, role, rec))
-        .collect();
-    stream::iter(reads)
-        .buffer_unordered(IO_CONCURRENCY)
-        .map_ok(|f| (f.role.clone(), f))
-        .try_collect()
-        .await
+    let served_key = layout::current_key(gun, "timestamp");
+    let (files, mut extra) = read_files(svc, gun, head, roles, &[served_key]).await?;
+    let served = extra.pop().flatten();
+    repair(svc, gun, head, &files, served).await?;
+    Ok(files)
 }
 
 /// The engine's view of the files.
@@ -162,12 +204,14 @@ fn write_rank(role: &str) -> (u8, std::cmp::Reverse<usize>) {
 }
 
 /// Step 3: versioned names, then mutable names (timestamp last), for `files` of a committed
-/// head.
+/// head. `served` are the files the mutable names are expected to hold (the previous head's),
+/// as far as known.
 pub async fn materialise(
     svc: &Service,
     gun: &str,
     dialect: Dialect,
     files: &[NewFile],
+    served: &BTreeMap<String, NewFile>,
 ) -> Result<(), PortError> {
     let puts = files
         .iter()
@@ -202,7 +246,7 @@ pub async fn materialise(
     let (rest, timestamp): (Vec<_>, Vec<_>) =
         current.into_iter().partition(|f| f.role != "timestamp");
     for group in [rest, timestamp] {
-        advance_current_names(svc, gun, &group).await?;
+        advance_current_names(svc, gun, &group, served).await?;
     }
     Ok(())
 }
@@ -213,6 +257,7 @@ async fn advance_current_names(
     svc: &Service,
     gun: &str,
     files: &[&NewFile],
+    served: &BTreeMap<String, NewFile>,
 ) -> Result<(), PortError> {
     if files.is_empty() {
         return Ok(());
@@ -221,16 +266,33 @@ async fn advance_current_names(
         .iter()
         .map(|f| layout::current_key(gun, &f.role))
         .collect();
-    // Built before the stream, as in `load_files`, so the future stays `Send`.
-    let reads: Vec<_> = keys.iter().map(|k| svc.store.get(k)).collect();
-    let stored: Vec<_> = stream::iter(reads)
-        .buffered(IO_CONCURRENCY)
-        .try_collect()
-        .await?;
+    // Where the store's etag follows from the bytes, a name expected to hold an older file is
+    // swapped against that file's etag without reading it first: if it holds anything else,
+    // the swap fails and the name is read and retried on its own.
+    let predicted: Vec<Option<PutCondition>> = files
+        .iter()
+        .map(|f| {
+            served
+                .get(&f.role)
+                .filter(|old| svc.store.etag_is_sha256() && old.version < f.version)
+                .map(|old| PutCondition::IfMatch(old.sha256.clone()))
+        })
+        .collect();
+    let unpredicted: Vec<String> = keys
+        .iter()
+        .zip(&predicted)
+        .filter(|(_, p)| p.is_none())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut stored = svc.store.get_all(unpredicted).await?.into_iter();
     let mut puts = Vec::new();
     let mut moving = Vec::new();
-    for ((f, key), obj) in files.iter().zip(keys).zip(stored) {
-        if let Some(condition) = advance_condition(obj.as_ref(), f.version) {
+    for ((f, key), predicted) in files.iter().zip(keys).zip(predicted) {
+        let condition = match predicted {
+            Some(c) => Some(c),
+            None => advance_condition(stored.next().flatten().as_ref(), f.version),
+        };
+        if let Some(condition) = condition {
             puts.push(PutRequest::new(key, f.bytes.clone(), condition));
             moving.push(*f);
         }
@@ -285,23 +347,22 @@ async fn advance_current(svc: &Service, gun: &str, f: &NewFile) -> Result<(), Po
     )))
 }
 
-/// I3: if the served `timestamp.json` lags the ledger (a crash between commit and
+/// I3: if the served `timestamp.json` (`served`) lags the ledger (a crash between commit and
 /// materialisation), materialise the whole head.
-pub async fn repair(
+async fn repair(
     svc: &Service,
     gun: &str,
     head: &Head,
     files: &BTreeMap<String, NewFile>,
+    served: Option<Object>,
 ) -> ApiResult<()> {
     let Some(ts) = head.roles.get("timestamp") else {
         return Ok(());
     };
-    let served = svc
-        .store
-        .get(&layout::current_key(gun, "timestamp"))
-        .await
-        .map_err(backend)?;
-    let served_sha = served.map(|o| hex::encode(notus_tuf::metadata::sha256(&o.bytes)));
+    let served_sha = served.map(|o| match svc.store.etag_is_sha256() {
+        true => o.etag,
+        false => hex::encode(notus_tuf::metadata::sha256(&o.bytes)),
+    });
     if served_sha.as_deref() == Some(ts.sha256.as_str()) {
         return Ok(());
     }
@@ -314,12 +375,16 @@ pub async fn repair(
     let all: Vec<NewFile> = if files.len() == head.roles.len() {
         files.values().cloned().collect()
     } else {
-        load_files(svc, gun, head, None)
+        read_files(svc, gun, head, None, &[])
             .await?
+            .0
             .into_values()
             .collect()
     };
-    materialise(svc, gun, dialect, &all).await.map_err(backend)
+    // What the served names hold is unknown here: each is read before it moves.
+    materialise(svc, gun, dialect, &all, &BTreeMap::new())
+        .await
+        .map_err(backend)
 }
 
 /// Sign `unsigned` with a server key, check the signature against the key's public half (a
