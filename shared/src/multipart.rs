@@ -48,10 +48,8 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > hay.len() || needle.is_empty() {
         return None;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    // memmem, not a comparison at every offset: boundary searches scan the whole upload.
+    memchr::memmem::find(&hay[from..], needle).map(|p| p + from)
 }
 
 fn err(msg: &str) -> DecodeError {
