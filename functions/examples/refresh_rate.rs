@@ -18,6 +18,14 @@ use notus_service::ops::{Config, refresh};
 
 #[tokio::main]
 async fn main() {
+    // A refresh that fails is logged with its cause (`RUST_LOG` filters; errors by default).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let aws = args.iter().any(|a| a == "--aws");
