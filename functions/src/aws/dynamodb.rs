@@ -443,3 +443,32 @@ impl Ledger for DynamoLedger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Pauses stay under the cap, grow with the attempt, and are spread (not lock step).
+    #[test]
+    fn counter_backoff_is_bounded_growing_and_jittered() {
+        for attempt in 1..COUNTER_ATTEMPTS {
+            let ceiling = (1u64 << attempt.min(7)).min(COUNTER_BACKOFF_CAP_MS);
+            for _ in 0..20 {
+                assert!(counter_backoff(attempt).as_millis() as u64 <= ceiling);
+            }
+        }
+        let late: BTreeSet<u128> = (0..200)
+            .map(|_| counter_backoff(COUNTER_ATTEMPTS - 1).as_millis())
+            .collect();
+        assert!(
+            late.len() > 20,
+            "pauses of late attempts spread out: {late:?}"
+        );
+        assert!(
+            late.iter().any(|ms| *ms > 50),
+            "late attempts can wait long"
+        );
+    }
+}
