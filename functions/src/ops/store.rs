@@ -63,6 +63,16 @@ pub fn head_dialect(head: &Head) -> ApiResult<Dialect> {
     }
 }
 
+/// The hex sha256 of an object's bytes: its etag where the store's etag is exactly that (the
+/// embedded store just computed it from the bytes it read), computed here otherwise.
+fn content_sha256(svc: &Service, obj: &Object) -> String {
+    if svc.store.etag_is_sha256() {
+        obj.etag.clone()
+    } else {
+        hex::encode(notus_tuf::metadata::sha256(&obj.bytes))
+    }
+}
+
 /// A committed file read from its content address, checked against what the ledger says.
 fn checked_file(
     svc: &Service,
@@ -81,16 +91,11 @@ fn checked_file(
         );
         updating(&format!("committed file {key} is missing"))
     })?;
-    // Where the store's etag is the sha256 of the bytes it just read, it is not computed twice.
-    let file = if svc.store.etag_is_sha256() {
-        NewFile {
-            role: role.to_owned(),
-            version: rec.version,
-            bytes: obj.bytes,
-            sha256: obj.etag,
-        }
-    } else {
-        NewFile::new(role, rec.version, obj.bytes.to_vec())
+    let file = NewFile {
+        role: role.to_owned(),
+        version: rec.version,
+        sha256: content_sha256(svc, &obj),
+        bytes: obj.bytes,
     };
     if file.sha256 != rec.sha256 {
         tracing::error!(gun, role, key, "object does not match its ledger hash");
@@ -359,10 +364,7 @@ async fn repair(
     let Some(ts) = head.roles.get("timestamp") else {
         return Ok(());
     };
-    let served_sha = served.map(|o| match svc.store.etag_is_sha256() {
-        true => o.etag,
-        false => hex::encode(notus_tuf::metadata::sha256(&o.bytes)),
-    });
+    let served_sha = served.map(|o| content_sha256(svc, &o));
     if served_sha.as_deref() == Some(ts.sha256.as_str()) {
         return Ok(());
     }
