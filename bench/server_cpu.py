@@ -36,17 +36,19 @@ def main():
     ap.add_argument("collections", type=int)
     ap.add_argument("per_collection", type=int)
     ap.add_argument("--notus-server", default="target/release/notus-server")
+    ap.add_argument("--load", help="post with this load generator (target/release/notus-bench-load)"
+                    " instead of Python threads")
     args = ap.parse_args()
     srv = sb.start_notus(args.notus_server) if args.server == "notus" else sb.start_notary()
     try:
         total = args.collections * args.per_collection
         (u0, s0), me0 = user_system(srv.procs), os.times()
         t0 = time.perf_counter()
-        rate, p50, _ = sb.throughput(srv, args.collections, args.per_collection)
+        rate, p50, _ = sb.throughput(srv, args.collections, args.per_collection, args.load)
         wall = time.perf_counter() - t0
         me1 = os.times()
         u1, s1 = user_system(srv.procs)
-        client = (me1.user + me1.system) - (me0.user + me0.system)
+        client = sum(me1[:4]) - sum(me0[:4])  # this Python and its waited children (the load generator)
         print(f"{args.server} at {args.collections} collections: {rate:.0f} publishes/s, p50 "
               f"{p50:.1f} ms; server CPU {((u1 - u0) + (s1 - s0)) / total * 1000:.2f} ms per "
               f"publish (user {(u1 - u0) / total * 1000:.2f}, system {(s1 - s0) / total * 1000:.2f}), "

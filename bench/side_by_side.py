@@ -2,16 +2,17 @@
 """Notus and notary-server side by side, on this machine, in one run; prints markdown.
 
     .venv/bin/python bench/side_by_side.py --notus-server target/release/notus-server \
-        --notus target/release/notus [--quick]
+        --notus target/release/notus [--load target/release/notus-bench-load] [--quick]
 
-What it runs (everything on 127.0.0.1, the same Python client for both servers):
+What it runs (everything on 127.0.0.1, the same clients for both servers):
 
 * notary-server 0.7 with notary-signer (Debian `notary`; memory storage, remote signer over mTLS,
   as in the reference recipe) and `notus-server` (embedded adapters: a durable redb ledger and
   files on disk), fresh processes per section.
 * Publish throughput and latency: 1, 4 and 16 collections of 100 targets published to at once,
   each by its own thread posting prepared incremental updates (targets + snapshot; the server
-  signs the timestamp) over a kept-alive connection. Uploads are crafted before the clock starts
+  signs the timestamp) over a kept-alive connection: threads of the load generator in bench/load
+  with `--load` (what bench/run uses), Python threads without it. Uploads are crafted before the clock starts
   (tests/notary/tufcraft.py), identical in shape for both servers (each server's own timestamp
   key is in the root). Three rounds alternate the servers; the table gives medians, since single
   runs on a small virtual machine vary by ±30 %.
@@ -211,8 +212,9 @@ def post(conn, gun, upload):
         sys.exit(f"POST {gun}: {r.status} {data[:300]!r}")
 
 
-def throughput(server, gun_count, per_gun):
-    """(publishes/s, p50 ms, p99 ms) for gun_count collections published to at once."""
+def throughput(server, gun_count, per_gun, load=None):
+    """(publishes/s, p50 ms, p99 ms) for gun_count collections published to at once, by the
+    load generator `load` (bench/load, a binary) or, without one, by Python threads."""
     host = urllib.parse.urlsplit(server.url)
     cols = [Collection(server.url, f"bench.example/{server.name}/g{gun_count}-{i}")
             for i in range(gun_count)]
@@ -221,6 +223,8 @@ def throughput(server, gun_count, per_gun):
         post(conn, c.gun, c.first())
         conn.close()
     prepared = [[c.update() for _ in range(per_gun)] for c in cols]
+    if load:
+        return summarise(*load_run(load, host, cols, prepared))
     latencies = []
     lock = threading.Lock()
     start_line = threading.Barrier(gun_count + 1)
@@ -246,7 +250,33 @@ def throughput(server, gun_count, per_gun):
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    latencies.sort()
+    return summarise(wall, latencies)
+
+
+def load_run(load, host, cols, prepared):
+    """(wall s, latencies s) of the prepared uploads posted by the load generator: each as a
+    complete HTTP/1.1 request in a file, one directory per collection's connection."""
+    work = tempfile.mkdtemp(prefix="bench-load-")
+    try:
+        for i, (c, uploads) in enumerate(zip(cols, prepared)):
+            os.mkdir(f"{work}/{i:04}")
+            for k, (ctype, body) in enumerate(uploads):
+                head = (f"POST /v2/{c.gun}/_trust/tuf/ HTTP/1.1\r\nHost: {host.netloc}\r\n"
+                        f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n")
+                with open(f"{work}/{i:04}/{k:06}", "wb") as f:
+                    f.write(head.encode() + body)
+        p = subprocess.run([load, f"{host.hostname}:{host.port}", work], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            sys.exit(f"load generator failed: {p.stderr.strip()}")
+        wall, *latencies = (float(x) for x in p.stdout.split())
+        return wall, latencies
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def summarise(wall, latencies):
+    latencies = sorted(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return len(latencies) / wall, statistics.median(latencies) * 1000, p99 * 1000
 
@@ -318,6 +348,8 @@ def main():
     ap.add_argument("--notus-server", required=True)
     ap.add_argument("--notus", required=True)
     ap.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    ap.add_argument("--load", help="publish throughput: post with this load generator "
+                    "(target/release/notus-bench-load) instead of Python threads")
     ap.add_argument("--targets", help="validation: only these target counts (comma-separated)")
     ap.add_argument("--no-lists", action="store_true", help="validation: skip the client lists")
     ap.add_argument("--sections", default="throughput,validation",
@@ -346,7 +378,7 @@ def publish_table(args, starters):
             for name, start in starters.items():
                 server = start()
                 try:
-                    runs[name].append(throughput(server, g, max(10, total // g)))
+                    runs[name].append(throughput(server, g, max(10, total // g), args.load))
                 finally:
                     server.stop()
         n, u = (medians(runs[name]) for name in ("notary-server", "notus-server"))
