@@ -72,6 +72,10 @@ pub struct PutRequest {
     pub bytes: Bytes,
     /// When.
     pub condition: PutCondition,
+    /// The hex sha256 of `bytes`, where the caller already has it: a store that addresses
+    /// contents by their sha256 uses it instead of hashing the bytes again (a publish puts each
+    /// file under three names, and had hashed it once already). Exactly that hash or `None`.
+    pub sha256: Option<String>,
 }
 
 impl PutRequest {
@@ -81,6 +85,15 @@ impl PutRequest {
             key: key.into(),
             bytes: bytes.into(),
             condition,
+            sha256: None,
+        }
+    }
+
+    /// The same put, carrying the hex sha256 of its bytes (see [`PutRequest::sha256`]).
+    pub fn with_sha256(self, sha256: String) -> Self {
+        PutRequest {
+            sha256: Some(sha256),
+            ..self
         }
     }
 }

@@ -105,16 +105,29 @@ fn etag_of(bytes: &[u8]) -> String {
     hex::encode(notus_tuf::metadata::sha256(bytes))
 }
 
+/// The sha256 a put's bytes are stored under: the one it carries, or computed here.
+fn content_address(put: &PutRequest) -> String {
+    match &put.sha256 {
+        Some(sha) => {
+            debug_assert_eq!(*sha, etag_of(&put.bytes), "a put carries the wrong sha256");
+            sha.clone()
+        }
+        None => etag_of(&put.bytes),
+    }
+}
+
 fn read(path: &Path) -> PortResult<Option<Object>> {
     // Open once and ask the open file for its size and time: no second lookup of the path.
-    let opened = fs::File::open(path).and_then(|mut f| {
+    let opened = fs::File::open(path).and_then(|f| {
         let meta = f.metadata()?;
         if meta.is_dir() {
             // A directory where a file was asked for (e.g. `3.targets`) is simply not an object.
             return Ok(None);
         }
+        // Exactly the size just asked for (a stored file never changes; names are replaced by
+        // rename): `File::read_to_end` would ask for the size and position again.
         let mut bytes = Vec::with_capacity(meta.len() as usize);
-        f.read_to_end(&mut bytes)?;
+        f.take(meta.len()).read_to_end(&mut bytes)?;
         Ok(Some((bytes, meta)))
     });
     match opened {
@@ -181,7 +194,7 @@ impl Dirty {
     }
 }
 
-/// The contents a batch needs, by sha256: each one missing from `objects/` is written to a
+/// The contents a batch is missing from `objects/`, by sha256: each one is written to a
 /// temporary file, then all of them are fsynced, then linked into place (a link, not a rename:
 /// an existing content, from a concurrent writer of the same bytes, is never replaced). Writing
 /// all before syncing any lets a journaling filesystem commit them together. A content that could
@@ -192,20 +205,15 @@ impl Dirty {
 /// crash that loses an `objects/` entry costs only the sharing (the next writer of those bytes
 /// writes them again) and the inode shortcut of a conditional replace (which then reads and
 /// hashes). One flush fewer per batch, on the one directory every collection shares.
-fn ensure_contents<'a>(
+fn write_contents<'a>(
     objects: &Path,
-    wanted: impl Iterator<Item = (&'a str, &'a [u8])>,
+    missing: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> (BTreeMap<String, PathBuf>, Vec<PathBuf>) {
     // One entry per distinct content: two names with the same bytes share it.
-    let distinct: BTreeMap<&str, &[u8]> = wanted.collect();
+    let distinct: BTreeMap<&str, &[u8]> = missing.collect();
     let mut ready = BTreeMap::new();
     let mut pending = Vec::new();
     for (sha, bytes) in distinct {
-        let content = objects.join(sha);
-        if content.exists() {
-            ready.insert(sha.to_owned(), content);
-            continue;
-        }
         let tmp = tmp_in(objects);
         match fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes).map(|()| f)) {
             Ok(f) => pending.push((sha.to_owned(), tmp, f)),
@@ -339,16 +347,22 @@ fn apply_batch(
 ) -> PortResult<Vec<PutOutcome>> {
     let _tree = locks.tree.read().map_err(poisoned)?;
     let mut dirty = Dirty::default();
-    let shas: Vec<String> = puts.iter().map(|p| etag_of(&p.bytes)).collect();
-    // Contents only for puts that can happen (each is checked again, under its lock, before its
-    // name is linked).
-    let mut wanted = Vec::new();
-    for ((p, path), sha) in puts.iter().zip(paths).zip(&shas) {
-        if holds(objects, path, &p.condition)? {
-            wanted.push((sha.as_str(), &p.bytes[..]));
+    let shas: Vec<String> = puts.iter().map(content_address).collect();
+    // Contents already stored are used as they are (every name after the first of a publish's
+    // file). A missing one is written without checking its put's condition first: a name can
+    // hardly exist without its content, and a content no name ends up linking to is removed.
+    let mut contents = BTreeMap::new();
+    let mut missing = Vec::new();
+    for (p, sha) in puts.iter().zip(&shas) {
+        let content = objects.join(sha);
+        if content.exists() {
+            contents.insert(sha.clone(), content);
+        } else {
+            missing.push((sha.as_str(), &p.bytes[..]));
         }
     }
-    let (contents, created) = ensure_contents(objects, wanted.into_iter());
+    let (written, created) = write_contents(objects, missing.into_iter());
+    contents.extend(written);
     let outcomes = puts
         .iter()
         .zip(paths)
@@ -563,6 +577,27 @@ mod tests {
         content_type: "text/plain",
         cache_control: String::new(),
     };
+
+    /// A put that carries its sha256 is stored under it; one that does not is hashed here.
+    #[test]
+    fn a_put_is_stored_under_its_sha256_carried_or_computed() {
+        let put = PutRequest::new("a", Bytes::from_static(b"x"), PutCondition::IfAbsent);
+        assert_eq!(content_address(&put), etag_of(b"x"));
+        assert_eq!(
+            content_address(&put.with_sha256(etag_of(b"x"))),
+            etag_of(b"x")
+        );
+    }
+
+    /// A caller that vouches for the wrong hash would file bytes under another content's
+    /// address: debug builds (every test run) refuse it.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "wrong sha256")]
+    fn a_put_carrying_the_wrong_sha256_is_caught() {
+        let put = PutRequest::new("a", Bytes::from_static(b"x"), PutCondition::IfAbsent);
+        content_address(&put.with_sha256(etag_of(b"y")));
+    }
 
     /// A conditional replace decides by content, whether the name is a link to its content
     /// (compared by inode) or its own copy (read and hashed).

@@ -44,6 +44,11 @@ impl NewFile {
         }
     }
 
+    /// A put of this file under `key` (carrying its hash, so the store need not compute it).
+    fn put(&self, key: String, condition: PutCondition) -> PutRequest {
+        PutRequest::new(key, self.bytes.clone(), condition).with_sha256(self.sha256.clone())
+    }
+
     /// Its ledger record.
     pub fn record(&self) -> RoleRecord {
         RoleRecord {
@@ -189,7 +194,7 @@ pub async fn stage(svc: &Service, gun: &str, files: &[NewFile]) -> ApiResult<()>
         .iter()
         .map(|f| {
             let key = layout::hashed_key(gun, &f.role, &f.sha256);
-            PutRequest::new(key, f.bytes.clone(), PutCondition::IfAbsent)
+            f.put(key, PutCondition::IfAbsent)
         })
         .collect();
     let headers = svc.config.cache.headers(NameKind::Immutable);
@@ -222,7 +227,7 @@ pub async fn materialise(
         .iter()
         .map(|f| {
             let key = layout::versioned_key(gun, &f.role, f.version);
-            PutRequest::new(key, f.bytes.clone(), PutCondition::IfAbsent)
+            f.put(key, PutCondition::IfAbsent)
         })
         .collect::<Vec<_>>();
     let immutable = svc.config.cache.headers(NameKind::Immutable);
@@ -298,7 +303,7 @@ async fn advance_current_names(
             None => advance_condition(stored.next().flatten().as_ref(), f.version),
         };
         if let Some(condition) = condition {
-            puts.push(PutRequest::new(key, f.bytes.clone(), condition));
+            puts.push(f.put(key, condition));
             moving.push(*f);
         }
     }
