@@ -1,35 +1,46 @@
 //! The load generator of `bench/side_by_side.py`.
 //!
 //! ```text
-//! notus-bench-load 127.0.0.1:PORT DIR
+//! notus-bench-load 127.0.0.1:PORT < PLAN
 //! ```
 //!
-//! `DIR` holds one subdirectory per connection; each holds complete HTTP/1.1 requests, one file
-//! per request, sent in the order of their names. Every connection is opened and every request
-//! read into memory before the clock starts; then one thread per connection sends its requests
-//! one after another over its kept-alive connection, each waiting for the previous response.
-//! Prints the wall time of the whole run in seconds on the first line, then one latency in
-//! seconds per request. A response other than 200 ends the run with its status and body.
+//! The plan on standard input is a sequence of complete HTTP/1.1 requests, each preceded by a
+//! line `CONNECTION LENGTH` (a connection number and the request's length in bytes). Every
+//! connection is opened and the whole plan read into memory before the clock starts; then one
+//! thread per connection sends its requests in the plan's order over its kept-alive
+//! connection, each waiting for the previous response. Prints the wall time of the whole run in
+//! seconds on the first line, then one latency in seconds per request. A response other than
+//! 200 ends the run with its status and body.
 //!
 //! Why not the Python client the rest of the harness uses: on a two-core machine the load
 //! generator shares the CPU with the server it measures. Python's `http.client` costs 0.5–0.8 ms
 //! of CPU per request and its threads contend for one interpreter lock; this costs a few
 //! microseconds, so the servers' own cost decides the figures (docs/performance.md, profile 7).
+//! The plan comes on a pipe, not in files: on a filesystem without a journal, ext4 skips inodes
+//! freed in the last minutes when it allocates new ones, so deleting a file per request would
+//! slow the next server measured (docs/performance.md, profile 5).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [addr, dir] = args.as_slice() else {
-        eprintln!("usage: notus-bench-load HOST:PORT DIR");
+    let [addr] = args.as_slice() else {
+        eprintln!("usage: notus-bench-load HOST:PORT < PLAN");
         return ExitCode::from(2);
     };
-    match run(addr, Path::new(dir)) {
+    let plan = match read_plan(&mut std::io::stdin().lock()) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("notus-bench-load: plan: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(addr, plan) {
         Ok((wall, latencies)) => {
             let mut out = String::with_capacity(16 * (latencies.len() + 1));
             out.push_str(&format!("{wall:.6}\n"));
@@ -48,16 +59,34 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, String>;
 
+/// The requests of each connection, in order, by connection number.
+fn read_plan(input: &mut impl BufRead) -> Result<BTreeMap<u32, Vec<Vec<u8>>>> {
+    let mut plan: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if input.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Ok(plan);
+        }
+        let parsed = line
+            .trim_end()
+            .split_once(' ')
+            .and_then(|(c, n)| Some((c.parse::<u32>().ok()?, n.parse::<usize>().ok()?)));
+        let Some((connection, length)) = parsed else {
+            return Err(format!("not `CONNECTION LENGTH`: {line:?}"));
+        };
+        let mut request = vec![0; length];
+        input
+            .read_exact(&mut request)
+            .map_err(|e| format!("request of {length} bytes: {e}"))?;
+        plan.entry(connection).or_default().push(request);
+    }
+}
+
 /// (wall seconds of the whole run, every request's latency in seconds).
-fn run(addr: &str, dir: &Path) -> Result<(f64, Vec<f64>)> {
-    let connections = sorted_entries(dir)?;
-    let start_line = Arc::new(Barrier::new(connections.len() + 1));
+fn run(addr: &str, plan: BTreeMap<u32, Vec<Vec<u8>>>) -> Result<(f64, Vec<f64>)> {
+    let start_line = Arc::new(Barrier::new(plan.len() + 1));
     let mut workers = Vec::new();
-    for conn_dir in connections {
-        let requests = sorted_entries(&conn_dir)?
-            .iter()
-            .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
-            .collect::<Result<Vec<_>>>()?;
+    for requests in plan.into_values() {
         let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         let start_line = Arc::clone(&start_line);
@@ -84,17 +113,6 @@ fn run(addr: &str, dir: &Path) -> Result<(f64, Vec<f64>)> {
         Some(e) => Err(e),
         None => Ok((wall, latencies)),
     }
-}
-
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut entries = std::fs::read_dir(dir)
-        .and_then(|rd| {
-            rd.map(|e| e.map(|e| e.path()))
-                .collect::<std::io::Result<Vec<_>>>()
-        })
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    entries.sort();
-    Ok(entries)
 }
 
 /// Sends each request and reads its whole response before the next: the latencies in seconds.
@@ -196,6 +214,22 @@ mod tests {
         assert_eq!(read_response(&mut r).unwrap(), (200, b"hello".to_vec()));
         assert_eq!(read_response(&mut r).unwrap(), (404, Vec::new()));
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn reads_a_plan_by_connection_in_order() {
+        let mut input = &b"1 3\nabc0 2\nde1 1\nf"[..];
+        let plan = read_plan(&mut input).unwrap();
+        assert_eq!(plan[&0], vec![b"de".to_vec()]);
+        assert_eq!(plan[&1], vec![b"abc".to_vec(), b"f".to_vec()]);
+        assert!(
+            read_plan(&mut &b"0 5\nabc"[..]).is_err(),
+            "a request cut short"
+        );
+        assert!(
+            read_plan(&mut &b"zero 1\na"[..]).is_err(),
+            "not a header line"
+        );
     }
 
     #[test]
