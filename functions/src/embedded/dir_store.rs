@@ -243,8 +243,8 @@ fn write_contents<'a>(
     (ready, created)
 }
 
-/// Remove contents this batch created that no name links to (their put's condition failed
-/// after all, in a race): nothing outside the bucket is left behind.
+/// Remove contents this batch created that no name links to (their put's condition did not
+/// hold): nothing outside the bucket is left behind.
 fn drop_unlinked(created: &[PathBuf]) {
     use std::os::unix::fs::MetadataExt as _;
     for c in created {
