@@ -102,7 +102,7 @@ impl DirStore {
 }
 
 fn etag_of(bytes: &[u8]) -> String {
-    hex::encode(notus_tuf::metadata::sha256(bytes))
+    notus_tuf::metadata::sha256_hex(bytes)
 }
 
 /// The sha256 a put's bytes are stored under: the one it carries, or computed here.

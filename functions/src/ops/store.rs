@@ -35,7 +35,7 @@ pub struct NewFile {
 impl NewFile {
     /// A file and its hash.
     pub fn new(role: &str, version: u64, bytes: Vec<u8>) -> Self {
-        let sha256 = hex::encode(notus_tuf::metadata::sha256(&bytes));
+        let sha256 = notus_tuf::metadata::sha256_hex(&bytes);
         NewFile {
             role: role.to_owned(),
             version,
@@ -74,7 +74,7 @@ fn content_sha256(svc: &Service, obj: &Object) -> String {
     if svc.store.etag_is_sha256() {
         obj.etag.clone()
     } else {
-        hex::encode(notus_tuf::metadata::sha256(&obj.bytes))
+        notus_tuf::metadata::sha256_hex(&obj.bytes)
     }
 }
 

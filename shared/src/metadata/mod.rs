@@ -71,6 +71,13 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(data).into()
 }
 
+/// sha256 of `data` in lowercase hex: the one spelling of a file's hash that the ledger records,
+/// the embedded store uses as content address and etag, a put carries, and Notary's checksum
+/// error names. Written once so that those can only agree.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(sha256(data))
+}
+
 /// Check a file's bytes against a recorded length and hashes (TUF 5.x "length and hashes" steps;
 /// Notary's checksum check). Every listed algorithm must be known and match (python-tuf refuses an
 /// unknown algorithm rather than skipping it); at least one hash must be present when
@@ -127,4 +134,16 @@ pub fn describe(dialect: Dialect, data: &[u8]) -> (Hashes, u64) {
         dialect.encode_bytes(&HashAlgorithm::Sha512.digest(data)),
     );
     (h, data.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    /// FIPS 180-2's "abc" vector, in the spelling every hash record uses.
+    #[test]
+    fn sha256_hex_is_lowercase_hex_of_the_digest() {
+        assert_eq!(
+            super::sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -856,7 +856,7 @@ fn validate_snapshot(
             err(Rejection::LengthOrHashMismatch {
                 role: role.to_owned(),
                 algorithm: "sha256".into(),
-                expected: hex::encode(metadata::sha256(bytes)),
+                expected: metadata::sha256_hex(bytes),
             })
         })
     };
