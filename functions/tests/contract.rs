@@ -147,7 +147,9 @@ async fn object_store_contract() {
             .unwrap();
         assert_eq!(
             s.get("v2/example.com/c/_trust/tuf/targets").await.unwrap(),
-            None
+            None,
+            "{}: the prefix of a key (a directory on disk) is not an object",
+            b.name
         );
         assert_eq!(
             s.list("v2/example.com/c/").await.unwrap(),
