@@ -13,9 +13,10 @@
 //! 200 ends the run with its status and body.
 //!
 //! Why not the Python client the rest of the harness uses: on a two-core machine the load
-//! generator shares the CPU with the server it measures. Python's `http.client` costs 0.5–0.8 ms
-//! of CPU per request and its threads contend for one interpreter lock; this costs a few
-//! microseconds, so the servers' own cost decides the figures (docs/performance.md, profile 7).
+//! generator shares the CPU with the server it measures. Python threads posting over
+//! `http.client` took 0.17–0.23 ms of CPU per request and took turns at one interpreter lock;
+//! this takes 0.08–0.14 ms with its plan's writing (`bench/client_cost.py`) and no lock, so the
+//! servers' own cost decides the figures (docs/performance.md, profile 7).
 //! The plan comes on a pipe, not in files: on a filesystem without a journal, ext4 skips inodes
 //! freed in the last minutes when it allocates new ones, so deleting a file per request would
 //! slow the next server measured (docs/performance.md, profile 5).
