@@ -4,6 +4,7 @@
 //! notus-data/
 //!   bucket/   the object store, laid out exactly like the S3 bucket (names are hard links)
 //!   objects/  each distinct content once, by sha256 (what the names link to)
+//!   journal/  the bucket's write-ahead journal (what makes a put durable; replayed on opening)
 //!   ledger.redb   heads, change feed, refresh index, key assignments (one file, one writer)
 //!   keys/     P-256 signing keys, PKCS#8 PEM, mode 0600
 //! ```
@@ -35,12 +36,16 @@ pub struct Embedded {
 pub fn open(data_dir: &Path) -> Result<Embedded, PortError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| PortError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
+    // The ledger first: its file lock is what admits one server per data directory, and the
+    // store's journal replay must not run beside another server's writes.
+    let ledger = Arc::new(RedbLedger::open(&data_dir.join("ledger.redb"))?);
     Ok(Embedded {
         store: Arc::new(DirStore::open(
             &data_dir.join("bucket"),
             &data_dir.join("objects"),
+            &data_dir.join("journal"),
         )?),
-        ledger: Arc::new(RedbLedger::open(&data_dir.join("ledger.redb"))?),
+        ledger,
         keys: Arc::new(FileKeys::open(&data_dir.join("keys"))?),
     })
 }

@@ -1,0 +1,253 @@
+//! The file operations the directory store is made of: reading a name, writing contents, linking
+//! names to them, and what a conditional write compares. None of them flushes: durability is the
+//! journal's (see `journal.rs`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use crate::ports::{Object, PortError, PortResult};
+
+/// Prefix of temporary files (never listed, never a metadata name).
+pub const TMP_PREFIX: &str = ".notus-tmp-";
+
+pub fn etag_of(bytes: &[u8]) -> String {
+    notus_tuf::metadata::sha256_hex(bytes)
+}
+
+pub fn read(path: &Path) -> PortResult<Option<Object>> {
+    // Open once and ask the open file for its size and time: no second lookup of the path.
+    let opened = fs::File::open(path).and_then(|f| {
+        let meta = f.metadata()?;
+        if meta.is_dir() {
+            // A directory where a file was asked for (e.g. `3.targets`) is simply not an object.
+            return Ok(None);
+        }
+        // Exactly the size just asked for (a stored file never changes; names are replaced by
+        // rename): `File::read_to_end` would ask for the size and position again.
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        f.take(meta.len()).read_to_end(&mut bytes)?;
+        Ok(Some((bytes, meta)))
+    });
+    match opened {
+        Ok(found) => Ok(found.map(|(bytes, meta)| Object {
+            etag: etag_of(&bytes),
+            bytes: Bytes::from(bytes),
+            last_modified: meta
+                .modified()
+                .map(DateTime::<Utc>::from)
+                .unwrap_or_else(|_| Utc::now()),
+        })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(PortError::Other(format!("read {}: {e}", path.display()))),
+    }
+}
+
+/// A temporary name in `dir`: this process's random prefix and a counter (one random draw per
+/// process instead of one system call per temporary file).
+fn tmp_in(dir: &Path) -> PathBuf {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let process = PROCESS.get_or_init(|| {
+        hex::encode(rand_core::RngCore::next_u64(&mut rand_core::OsRng).to_be_bytes())
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{TMP_PREFIX}{process}-{n}"))
+}
+
+/// Run `op`, which creates an entry at `path`; if `path`'s directory is missing, create it and
+/// run `op` again. A collection's directories exist after its first publish, so the common case
+/// makes no `mkdir` (and no `stat`). Writers hold the tree lock shared, so no directory is
+/// removed in between.
+fn in_dir<T>(path: &Path, mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    match op() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(path.parent().expect("object paths have a parent"))?;
+            op()
+        }
+        done => done,
+    }
+}
+
+/// Write contents missing from `objects/`, by sha256: each to a temporary file, then linked into
+/// place (a link, not a rename: an existing content, from a concurrent writer of the same bytes,
+/// is never replaced, and a reader never finds a partly written one). Returns where each content
+/// is; one that could not be written is absent, and its names get their own copies.
+pub fn write_contents<'a>(
+    objects: &Path,
+    missing: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> BTreeMap<String, PathBuf> {
+    let mut ready = BTreeMap::new();
+    for (sha, bytes) in missing {
+        let tmp = tmp_in(objects);
+        let content = objects.join(sha);
+        let written = fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(bytes))
+            .and_then(|()| match fs::hard_link(&tmp, &content) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                linked => linked,
+            });
+        let _ = fs::remove_file(&tmp);
+        if written.is_ok() {
+            ready.insert(sha.to_owned(), content);
+        }
+    }
+    ready
+}
+
+/// Put the content `bytes` at `objects/{sha}` whatever is there (a file a crash left torn):
+/// written to a temporary name and renamed over it. Used only by the replay.
+pub fn replace_content(objects: &Path, sha: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let content = objects.join(sha);
+    write_atomically(&content, bytes)?;
+    Ok(content)
+}
+
+/// Put `path` in place as a hard link to `content`, atomically for readers.
+fn link_atomically(content: &Path, path: &Path) -> std::io::Result<()> {
+    let tmp = tmp_in(path.parent().expect("object paths have a parent"));
+    let result =
+        in_dir(path, || fs::hard_link(content, &tmp)).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Create `path` as a hard link to `content` if no object is there: `link` itself refuses an
+/// existing name, so no temporary name and rename are needed. `Ok(false)` if the name exists.
+fn link_if_absent(content: &Path, path: &Path) -> std::io::Result<bool> {
+    match in_dir(path, || fs::hard_link(content, path)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Store `bytes` under `path`: a link to its `content` if there is one, or its own copy where
+/// links fail (another filesystem, too many links). With `if_absent`, an existing name is left
+/// alone (`Ok(false)`).
+pub fn store(
+    content: Option<&Path>,
+    path: &Path,
+    bytes: &[u8],
+    if_absent: bool,
+) -> std::io::Result<bool> {
+    let linked = content.map(|content| {
+        if if_absent {
+            link_if_absent(content, path)
+        } else {
+            link_atomically(content, path).map(|()| true)
+        }
+    });
+    match linked {
+        Some(Ok(written)) => Ok(written),
+        None | Some(Err(_)) => write_atomically(path, bytes).map(|()| true),
+    }
+}
+
+/// What is at `path` now, for a conditional write: absent, or whether its sha256 is `etag`.
+/// A name that is a hard link to `objects/{etag}` holds exactly that content (contents never
+/// change), so the common case compares two inodes instead of reading and hashing the file.
+pub fn current_state(objects: &Path, path: &Path, etag: Option<&str>) -> PortResult<Option<bool>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => return Ok(None), // a directory is not an object
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(PortError::Other(format!("stat {}: {e}", path.display()))),
+    };
+    let Some(etag) = etag else {
+        return Ok(Some(false));
+    };
+    let is_sha256 = etag.len() == 64 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_sha256
+        && fs::metadata(objects.join(etag))
+            .is_ok_and(|c| c.ino() == meta.ino() && c.dev() == meta.dev())
+    {
+        return Ok(Some(true));
+    }
+    Ok(read(path)?.map(|o| o.etag == etag))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = tmp_in(path.parent().expect("object paths have a parent"));
+    let result = (|| {
+        let mut f = in_dir(path, || fs::File::create(&tmp))?;
+        f.write_all(bytes)?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Remove the names at `paths`, then the contents only they linked to, then the directories
+/// they leave empty (up to `root`), so a deleted collection leaves no trace.
+pub fn remove_names(root: &Path, objects: &Path, paths: &[PathBuf]) -> PortResult<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut contents = Vec::new();
+    for p in paths {
+        if let Ok(bytes) = fs::read(p) {
+            contents.push(objects.join(etag_of(&bytes)));
+        }
+        match fs::remove_file(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(PortError::Other(format!("delete {}: {e}", p.display())));
+            }
+        }
+    }
+    // Contents no name links to any more (only their own entry is left).
+    for c in contents {
+        if fs::metadata(&c).is_ok_and(|m| m.nlink() == 1) {
+            let _ = fs::remove_file(&c);
+        }
+    }
+    for p in paths {
+        let mut dir = p.parent();
+        while let Some(d) = dir.filter(|d| *d != root) {
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    Ok(())
+}
+
+pub fn walk(dir: &Path, root: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            walk(&path, root, prefix, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            let key = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            if key.starts_with(prefix) {
+                out.push(key);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,787 @@
+//! The object store as a directory laid out like the bucket.
+//!
+//! Content is written once: each distinct content lives in `objects/{sha256}`, and a name is a
+//! hard link to it: a new name is linked directly (the link fails if the name exists, which is
+//! exactly "if absent"), a replaced name is linked to a temporary name and renamed over the old
+//! one. A conditional replace recognises the expected content by inode (a name linked to
+//! `objects/{etag}`) instead of reading and hashing the current file. A publish stores each file
+//! under three names (hash, version, current) with identical bytes, so this writes each content
+//! once instead of three times, and replacing a current name frees no inode (on ext4, the
+//! kernel's inode allocation after constant create-and-delete had been the largest CPU cost of a
+//! publish). Where a link cannot be made (another filesystem, too many links) the name gets its
+//! own copy, written atomically.
+//!
+//! Durability is the journal's (`journal.rs`): a batch checks its conditions, appends what it
+//! will do to the journal, waits until the journal is flushed (sharing the flush with concurrent
+//! batches), and only then writes its files, without flushing them. So nothing a reader sees can
+//! be lost, and a crash at any point leaves either nothing of a batch or all of it once the
+//! journal is replayed, which opening the store does (`replay.rs`). When a journal segment is
+//! full, a checkpoint flushes the filesystem once and deletes the segment.
+//!
+//! A batch holds the locks of its keys' stripes from checking its conditions until its files
+//! are written, so batches on different keys run (and share flushes) in parallel. Deletion and
+//! the start of a checkpoint exclude all batches. Locks within one process suffice: the ledger's
+//! file lock admits one server per data directory, and it is taken before this store is opened.
+
+mod files;
+mod journal;
+mod replay;
+
+use std::collections::BTreeMap;
+use std::hash::{Hash as _, Hasher as _};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::blocking;
+use crate::ports::{
+    Object, ObjectHeaders, ObjectStore, PortError, PortResult, PutCondition, PutOutcome, PutRequest,
+};
+use files::{TMP_PREFIX, current_state, etag_of, read, remove_names, store, walk, write_contents};
+use journal::{Entry, Journal};
+
+/// Lock stripes for conditional writes. A batch holds its stripes while it waits for the
+/// journal's flush, so two batches whose keys share a stripe take turns: with 16 publishes of
+/// three or four keys in flight, 1,024 stripes keep that rare.
+const STRIPES: usize = 1024;
+
+/// A journal segment's size before a checkpoint: what a restart after a crash replays at most
+/// (about two thousand publishes of small collections).
+const SEGMENT_BYTES: u64 = 32 << 20;
+
+/// Writers hold `tree` shared and their keys' stripes; deletion and the start of a checkpoint
+/// hold `tree` exclusively.
+struct Locks {
+    tree: RwLock<()>,
+    stripes: Vec<Mutex<()>>,
+}
+
+impl Locks {
+    /// The stripes of `paths`, locked in one global order (so two batches cannot deadlock).
+    fn lock_stripes(&self, paths: &[PathBuf]) -> PortResult<Vec<MutexGuard<'_, ()>>> {
+        let mut idx: Vec<usize> = paths
+            .iter()
+            .map(|p| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                p.hash(&mut h);
+                (h.finish() as usize) % STRIPES
+            })
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter()
+            .map(|i| self.stripes[i].lock().map_err(poisoned))
+            .collect()
+    }
+}
+
+fn poisoned<T>(_: T) -> PortError {
+    PortError::Other("store lock poisoned".into())
+}
+
+fn journal_error(e: std::io::Error) -> PortError {
+    PortError::Other(format!("store journal: {e}"))
+}
+
+struct Inner {
+    root: PathBuf,
+    objects: PathBuf,
+    locks: Locks,
+    journal: Journal,
+    checkpointing: AtomicBool,
+}
+
+/// A directory object store.
+pub struct DirStore {
+    inner: Arc<Inner>,
+}
+
+impl DirStore {
+    /// Open (creating) the bucket directory `root`, with contents kept in `objects` (on the same
+    /// filesystem, outside `root` so the bucket directory can be served as it is) and the
+    /// journal in `journal`; replays what a crash left in the journal. The caller must hold the
+    /// data directory exclusively (the ledger's lock).
+    pub fn open(root: &Path, objects: &Path, journal: &Path) -> PortResult<Self> {
+        Self::open_with(root, objects, journal, SEGMENT_BYTES)
+    }
+
+    fn open_with(
+        root: &Path,
+        objects: &Path,
+        journal: &Path,
+        segment_bytes: u64,
+    ) -> PortResult<Self> {
+        for dir in [root, objects] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| PortError::Other(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let (journal, recovered) = Journal::open(journal, segment_bytes).map_err(journal_error)?;
+        let inner = Inner {
+            root: root.to_owned(),
+            objects: objects.to_owned(),
+            locks: Locks {
+                tree: RwLock::new(()),
+                stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            },
+            journal,
+            checkpointing: AtomicBool::new(false),
+        };
+        if !recovered.entries.is_empty() {
+            let done = replay::replay(root, objects, &recovered.entries, |k| inner.path(k))?;
+            journal::sync_filesystem(root).map_err(journal_error)?;
+            tracing::info!(
+                entries = recovered.entries.len(),
+                keys = done.keys,
+                contents_rewritten = done.contents_rewritten,
+                "object store journal replayed"
+            );
+        }
+        inner
+            .journal
+            .retire(&recovered.segments)
+            .map_err(journal_error)?;
+        Ok(DirStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Make every file written so far durable and drop the journal segments that described
+    /// them (done in the background whenever a segment fills up).
+    pub fn checkpoint(&self) -> PortResult<()> {
+        self.inner.checkpoint()
+    }
+}
+
+impl Inner {
+    /// The file of `key`, refusing anything that could leave the root.
+    fn path(&self, key: &str) -> PortResult<PathBuf> {
+        let rel = Path::new(key);
+        let ok = !key.is_empty()
+            && key.len() <= usize::from(u16::MAX)
+            && !key.contains('\\')
+            && rel
+                .components()
+                .all(|c| matches!(c, Component::Normal(s) if !s.to_string_lossy().starts_with(TMP_PREFIX)))
+            && !key.split('/').any(str::is_empty);
+        if !ok {
+            return Err(PortError::Other(format!("refusing object key {key:?}")));
+        }
+        Ok(self.root.join(rel))
+    }
+
+    /// Append `entries` to the journal and wait until they are durable.
+    fn log(&self, entries: &[Entry]) -> PortResult<()> {
+        let at = self.journal.append(entries).map_err(journal_error)?;
+        self.journal.sync_to(at).map_err(journal_error)
+    }
+
+    /// A batch of puts: conditions checked, the journal written and flushed, then contents
+    /// written and each name linked in the order given (so each is visible no earlier than the
+    /// ones before it).
+    fn apply_batch(&self, puts: &[PutRequest], paths: &[PathBuf]) -> PortResult<Vec<PutOutcome>> {
+        let _tree = self.locks.tree.read().map_err(poisoned)?;
+        let _keys = self.locks.lock_stripes(paths)?;
+        let mut outcomes = Vec::with_capacity(puts.len());
+        for (p, path) in puts.iter().zip(paths) {
+            let holds = match &p.condition {
+                PutCondition::IfAbsent => current_state(&self.objects, path, None)?.is_none(),
+                PutCondition::IfMatch(etag) => {
+                    current_state(&self.objects, path, Some(etag))? == Some(true)
+                }
+            };
+            outcomes.push(if holds {
+                PutOutcome::Written
+            } else {
+                PutOutcome::PreconditionFailed
+            });
+        }
+        // What the batch will do: each written name and its content, which the record brings
+        // if the store does not have it yet.
+        let mut entries = Vec::new();
+        let mut missing: BTreeMap<String, &[u8]> = BTreeMap::new();
+        let mut contents: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for (p, _) in puts
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| **o == PutOutcome::Written)
+        {
+            let sha = content_address(p);
+            let bring = !contents.contains_key(&sha) && !missing.contains_key(&sha) && {
+                let at = self.objects.join(&sha);
+                let exists = at.exists();
+                if exists {
+                    contents.insert(sha.clone(), at);
+                }
+                !exists
+            };
+            if bring {
+                missing.insert(sha.clone(), &p.bytes[..]);
+            }
+            entries.push(Entry::Put {
+                key: p.key.clone(),
+                content: bring.then(|| p.bytes.clone()),
+                sha256: sha,
+            });
+        }
+        if entries.is_empty() {
+            return Ok(outcomes);
+        }
+        self.log(&entries)?;
+        contents.extend(write_contents(
+            &self.objects,
+            missing.iter().map(|(s, b)| (s.as_str(), *b)),
+        ));
+        for ((p, path), outcome) in puts.iter().zip(paths).zip(outcomes.iter_mut()) {
+            if *outcome != PutOutcome::Written {
+                continue;
+            }
+            let content = contents.get(&content_address(p)).map(PathBuf::as_path);
+            let if_absent = p.condition == PutCondition::IfAbsent;
+            // The journal says this name is written: failing now leaves it to the replay.
+            let written = store(content, path, &p.bytes, if_absent)
+                .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
+            if !written {
+                *outcome = PutOutcome::PreconditionFailed;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn delete(&self, paths: &[PathBuf], keys: &[String]) -> PortResult<()> {
+        let _tree = self.locks.tree.write().map_err(poisoned)?;
+        let entries: Vec<Entry> = keys
+            .iter()
+            .map(|k| Entry::Delete { key: k.clone() })
+            .collect();
+        if !entries.is_empty() {
+            self.log(&entries)?;
+        }
+        remove_names(&self.root, &self.objects, paths)
+    }
+
+    /// Start a new journal segment with no batch in flight, flush the filesystem once, and
+    /// delete the finished segment.
+    fn checkpoint(&self) -> PortResult<()> {
+        let finished = {
+            let _tree = self.locks.tree.write().map_err(poisoned)?;
+            self.journal.rotate().map_err(journal_error)?
+        };
+        journal::sync_filesystem(&self.root).map_err(journal_error)?;
+        self.journal.retire(&[finished]).map_err(journal_error)
+    }
+
+    /// A checkpoint in the background once the journal's segment is full (one at a time).
+    fn checkpoint_if_full(self: &Arc<Self>) {
+        if !self.journal.is_full() || self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = self.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = inner.checkpoint() {
+                tracing::error!(error = %e, "object store checkpoint failed");
+            }
+            inner.checkpointing.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// The sha256 a put's bytes are stored under: the one it carries, or computed here.
+fn content_address(put: &PutRequest) -> String {
+    match &put.sha256 {
+        Some(sha) => {
+            debug_assert_eq!(*sha, etag_of(&put.bytes), "a put carries the wrong sha256");
+            sha.clone()
+        }
+        None => etag_of(&put.bytes),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for DirStore {
+    async fn get(&self, key: &str) -> PortResult<Option<Object>> {
+        let path = self.inner.path(key)?;
+        blocking(move || read(&path)).await
+    }
+
+    async fn get_all(&self, keys: Vec<String>) -> PortResult<Vec<Option<Object>>> {
+        let paths = keys
+            .iter()
+            .map(|k| self.inner.path(k))
+            .collect::<PortResult<Vec<_>>>()?;
+        blocking(move || paths.iter().map(|p| read(p)).collect()).await
+    }
+
+    /// `read` computes the etag from the bytes it read.
+    fn etag_is_sha256(&self) -> bool {
+        true
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        condition: PutCondition,
+        headers: &ObjectHeaders,
+    ) -> PortResult<PutOutcome> {
+        let put = PutRequest::new(key, bytes, condition);
+        let mut outcomes = self.put_all(vec![put], headers).await?;
+        Ok(outcomes.pop().expect("one outcome per put"))
+    }
+
+    async fn put_all(
+        &self,
+        puts: Vec<PutRequest>,
+        _headers: &ObjectHeaders,
+    ) -> PortResult<Vec<PutOutcome>> {
+        let paths = puts
+            .iter()
+            .map(|p| self.inner.path(&p.key))
+            .collect::<PortResult<Vec<_>>>()?;
+        let inner = self.inner.clone();
+        blocking(move || {
+            let outcomes = inner.apply_batch(&puts, &paths);
+            inner.checkpoint_if_full();
+            outcomes
+        })
+        .await
+    }
+
+    /// A batch is applied in order anyway.
+    async fn put_in_order(
+        &self,
+        puts: Vec<PutRequest>,
+        headers: &ObjectHeaders,
+    ) -> PortResult<Vec<PutOutcome>> {
+        self.put_all(puts, headers).await
+    }
+
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        let root = self.inner.root.clone();
+        let prefix = prefix.to_owned();
+        // Walk only below the deepest directory the prefix names.
+        let start = match prefix.rfind('/') {
+            Some(i) => self.inner.path(&prefix[..i])?,
+            None => root.clone(),
+        };
+        blocking(move || {
+            let mut out = Vec::new();
+            walk(&start, &root, &prefix, &mut out)
+                .map_err(|e| PortError::Other(format!("list {prefix}: {e}")))?;
+            out.sort();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(&self, keys: &[String]) -> PortResult<()> {
+        let paths = keys
+            .iter()
+            .map(|k| self.inner.path(k))
+            .collect::<PortResult<Vec<_>>>()?;
+        let keys = keys.to_vec();
+        let inner = self.inner.clone();
+        blocking(move || inner.delete(&paths, &keys)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::MetadataExt as _;
+
+    use super::*;
+    use crate::ports::{ObjectHeaders, PutRequest};
+
+    const HEADERS: ObjectHeaders = ObjectHeaders {
+        content_type: "text/plain",
+        cache_control: String::new(),
+    };
+
+    /// The store as `embedded::open` lays it out under `dir`.
+    fn open_in(dir: &Path) -> DirStore {
+        DirStore::open(
+            &dir.join("bucket"),
+            &dir.join("objects"),
+            &dir.join("journal"),
+        )
+        .unwrap()
+    }
+
+    /// A put that carries its sha256 is stored under it; one that does not is hashed here.
+    #[test]
+    fn a_put_is_stored_under_its_sha256_carried_or_computed() {
+        let put = PutRequest::new("a", Bytes::from_static(b"x"), PutCondition::IfAbsent);
+        assert_eq!(content_address(&put), etag_of(b"x"));
+        assert_eq!(
+            content_address(&put.with_sha256(etag_of(b"x"))),
+            etag_of(b"x")
+        );
+    }
+
+    /// A caller that vouches for the wrong hash would file bytes under another content's
+    /// address: debug builds (every test run) refuse it.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "wrong sha256")]
+    fn a_put_carrying_the_wrong_sha256_is_caught() {
+        let put = PutRequest::new("a", Bytes::from_static(b"x"), PutCondition::IfAbsent);
+        content_address(&put.with_sha256(etag_of(b"y")));
+    }
+
+    /// A conditional replace decides by content, whether the name is a link to its content
+    /// (compared by inode) or its own copy (read and hashed).
+    #[tokio::test]
+    async fn if_match_compares_contents_of_links_and_of_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(dir.path());
+        let put = |name: &'static str, bytes: &'static [u8], c: PutCondition| {
+            let store = &store;
+            async move {
+                store
+                    .put(name, Bytes::from_static(bytes), c, &HEADERS)
+                    .await
+                    .unwrap()
+            }
+        };
+        let name = "v2/g/_trust/tuf/timestamp.json";
+        assert_eq!(
+            put(name, b"one", PutCondition::IfAbsent).await,
+            PutOutcome::Written
+        );
+        assert_eq!(
+            put(name, b"again", PutCondition::IfAbsent).await,
+            PutOutcome::PreconditionFailed
+        );
+        // Another content that exists in objects/ is not what the name holds.
+        put("v2/g/_trust/tuf/other.json", b"two", PutCondition::IfAbsent).await;
+        let wrong = PutCondition::IfMatch(etag_of(b"two"));
+        assert_eq!(
+            put(name, b"three", wrong).await,
+            PutOutcome::PreconditionFailed
+        );
+        let right = PutCondition::IfMatch(etag_of(b"one"));
+        assert_eq!(put(name, b"three", right).await, PutOutcome::Written);
+        // The same name as a plain copy (another filesystem, or written by hand).
+        let path = dir.path().join("bucket").join(name);
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"copy").unwrap();
+        let wrong = PutCondition::IfMatch(etag_of(b"three"));
+        assert_eq!(
+            put(name, b"four", wrong).await,
+            PutOutcome::PreconditionFailed
+        );
+        let right = PutCondition::IfMatch(etag_of(b"copy"));
+        assert_eq!(put(name, b"four", right).await, PutOutcome::Written);
+        assert_eq!(&store.get(name).await.unwrap().unwrap().bytes[..], b"four");
+    }
+
+    /// A batch writes each new content once, links every name that may be written, and leaves
+    /// no content behind for a put whose condition failed.
+    #[tokio::test]
+    async fn a_batch_shares_contents_and_leaves_none_for_refused_puts() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        let store = open_in(dir.path());
+        let current = "v2/g/_trust/tuf/timestamp.json";
+        store
+            .put(
+                current,
+                Bytes::from_static(b"old"),
+                PutCondition::IfAbsent,
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        let req = |key: &str, bytes: &'static [u8], condition| {
+            PutRequest::new(key, Bytes::from_static(bytes), condition)
+        };
+        let outcomes = store
+            .put_all(
+                vec![
+                    req(
+                        "v2/g/_trust/tuf/timestamp.ab.json",
+                        b"new",
+                        PutCondition::IfAbsent,
+                    ),
+                    req(
+                        "v2/g/_trust/tuf/2.timestamp.json",
+                        b"new",
+                        PutCondition::IfAbsent,
+                    ),
+                    req(
+                        current,
+                        b"refused",
+                        PutCondition::IfMatch(etag_of(b"other")),
+                    ),
+                ],
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        use PutOutcome::{PreconditionFailed, Written};
+        assert_eq!(outcomes, [Written, Written, PreconditionFailed]);
+        // One inode for both new names and the content's own entry.
+        assert_eq!(
+            fs::metadata(objects.join(etag_of(b"new"))).unwrap().nlink(),
+            3
+        );
+        assert!(!objects.join(etag_of(b"refused")).exists());
+        let mut left: Vec<_> = fs::read_dir(&objects)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want = vec![etag_of(b"new"), etag_of(b"old")];
+        want.sort();
+        assert_eq!(left, want, "no temporary files, no refused contents");
+        assert_eq!(
+            &store.get(current).await.unwrap().unwrap().bytes[..],
+            b"old"
+        );
+    }
+
+    #[tokio::test]
+    async fn names_with_the_same_bytes_share_one_content_until_the_last_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(dir.path());
+        let names = [
+            "v2/g/_trust/tuf/targets.abc.json",
+            "v2/g/_trust/tuf/3.targets.json",
+        ];
+        for n in names {
+            let w = store
+                .put(
+                    n,
+                    Bytes::from_static(b"signed"),
+                    PutCondition::IfAbsent,
+                    &HEADERS,
+                )
+                .await
+                .unwrap();
+            assert_eq!(w, PutOutcome::Written);
+        }
+        let content = dir.path().join("objects").join(etag_of(b"signed"));
+        // The content's own entry and the two names: one inode, written once.
+        assert_eq!(fs::metadata(&content).unwrap().nlink(), 3);
+        // A current name replaced by new bytes leaves the old content to its other names.
+        let current = "v2/g/_trust/tuf/targets.json";
+        store
+            .put(
+                current,
+                Bytes::from_static(b"signed"),
+                PutCondition::IfAbsent,
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        let etag = store.get(current).await.unwrap().unwrap().etag;
+        store
+            .put(
+                current,
+                Bytes::from_static(b"newer"),
+                PutCondition::IfMatch(etag),
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            &store.get(current).await.unwrap().unwrap().bytes[..],
+            b"newer"
+        );
+        assert_eq!(
+            &store.get(names[0]).await.unwrap().unwrap().bytes[..],
+            b"signed"
+        );
+        assert_eq!(fs::metadata(&content).unwrap().nlink(), 3);
+        // Deleting names drops a content once nothing links to it.
+        store.delete(&[names[0].to_owned()]).await.unwrap();
+        assert!(content.exists());
+        store
+            .delete(&[names[1].to_owned(), current.to_owned()])
+            .await
+            .unwrap();
+        assert!(!content.exists());
+        assert!(!dir.path().join("objects").join(etag_of(b"newer")).exists());
+        assert!(store.list("v2/").await.unwrap().is_empty());
+    }
+
+    fn put_req(key: &str, bytes: &'static [u8], condition: PutCondition) -> PutRequest {
+        PutRequest::new(key, Bytes::from_static(bytes), condition)
+    }
+
+    fn segments(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<_> = fs::read_dir(dir.join("journal"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Nothing is flushed but the journal, so a crash can lose or tear any file written since
+    /// the last checkpoint, and undo a deletion. Reopening replays the journal: every name is
+    /// again what its last put or delete made it, torn contents are whole again, and a second
+    /// reopen finds nothing left to do.
+    #[tokio::test]
+    async fn reopening_after_a_crash_restores_what_the_journal_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(dir.path());
+        let root = "v2/g/_trust/tuf/root.json";
+        let ts = "v2/g/_trust/tuf/timestamp.json";
+        let gone = "v2/g/_trust/tuf/1.timestamp.json";
+        let outcomes = store
+            .put_all(
+                vec![
+                    put_req(root, b"root-1", PutCondition::IfAbsent),
+                    put_req(
+                        "v2/g/_trust/tuf/1.root.json",
+                        b"root-1",
+                        PutCondition::IfAbsent,
+                    ),
+                    put_req(ts, b"ts-1", PutCondition::IfAbsent),
+                    put_req(gone, b"ts-1", PutCondition::IfAbsent),
+                ],
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        assert!(outcomes.iter().all(|o| *o == PutOutcome::Written));
+        let replaced = store
+            .put(
+                ts,
+                Bytes::from_static(b"ts-2"),
+                PutCondition::IfMatch(etag_of(b"ts-1")),
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(replaced, PutOutcome::Written);
+        store.delete(&[gone.to_owned()]).await.unwrap();
+        drop(store);
+
+        // The crash: root.json's content torn (its inode is shared with 1.root.json), the
+        // current timestamp's rename lost, the deletion undone, 1.root.json lost.
+        let bucket = dir.path().join("bucket");
+        let objects = dir.path().join("objects");
+        fs::write(objects.join(etag_of(b"root-1")), b"").unwrap();
+        fs::remove_file(bucket.join(ts)).unwrap();
+        fs::write(bucket.join(ts), b"ts-1").unwrap();
+        fs::write(bucket.join(gone), b"ts-1").unwrap();
+        fs::remove_file(bucket.join("v2/g/_trust/tuf/1.root.json")).unwrap();
+
+        let store = open_in(dir.path());
+        let bytes = |o: Option<Object>| o.map(|o| o.bytes.to_vec());
+        assert_eq!(
+            bytes(store.get(root).await.unwrap()),
+            Some(b"root-1".to_vec())
+        );
+        assert_eq!(
+            bytes(store.get("v2/g/_trust/tuf/1.root.json").await.unwrap()),
+            Some(b"root-1".to_vec())
+        );
+        assert_eq!(bytes(store.get(ts).await.unwrap()), Some(b"ts-2".to_vec()));
+        assert_eq!(store.get(gone).await.unwrap(), None);
+        // Names share their content's inode again.
+        assert_eq!(
+            fs::metadata(objects.join(etag_of(b"root-1")))
+                .unwrap()
+                .nlink(),
+            3
+        );
+        // The replayed segments are gone: a second reopen has nothing to replay.
+        assert_eq!(segments(dir.path()).len(), 1);
+        drop(store);
+        let store = open_in(dir.path());
+        assert_eq!(bytes(store.get(ts).await.unwrap()), Some(b"ts-2".to_vec()));
+    }
+
+    /// A put that brings no content (the store had it) is replayed from the content on disk,
+    /// which is checked first: a damaged one stops the opening with a clear error rather than
+    /// serving it.
+    #[tokio::test]
+    async fn a_replayed_put_never_links_a_damaged_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_in(dir.path());
+        let first = "v2/g/_trust/tuf/targets.json";
+        let second = "v2/g/_trust/tuf/2.targets.json";
+        store
+            .put(
+                first,
+                Bytes::from_static(b"t"),
+                PutCondition::IfAbsent,
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        store.checkpoint().unwrap();
+        store
+            .put(
+                second,
+                Bytes::from_static(b"t"),
+                PutCondition::IfAbsent,
+                &HEADERS,
+            )
+            .await
+            .unwrap();
+        drop(store);
+        fs::write(dir.path().join("objects").join(etag_of(b"t")), b"x").unwrap();
+        let err = DirStore::open(
+            &dir.path().join("bucket"),
+            &dir.path().join("objects"),
+            &dir.path().join("journal"),
+        )
+        .err()
+        .expect("a damaged content is refused");
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    /// A full segment starts a checkpoint in the background, which leaves one segment and keeps
+    /// every name.
+    #[tokio::test]
+    async fn a_full_segment_is_checkpointed_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open_with(
+            &dir.path().join("bucket"),
+            &dir.path().join("objects"),
+            &dir.path().join("journal"),
+            1,
+        )
+        .unwrap();
+        for i in 0..20 {
+            let key = format!("v2/g/_trust/tuf/{i}.targets.json");
+            let w = store
+                .put(
+                    &key,
+                    Bytes::from(vec![i as u8]),
+                    PutCondition::IfAbsent,
+                    &HEADERS,
+                )
+                .await
+                .unwrap();
+            assert_eq!(w, PutOutcome::Written);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while store.inner.checkpointing.load(Ordering::Acquire) || segments(dir.path()).len() > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                segments(dir.path())
+            );
+            // A batch after the last checkpoint filled the new segment again.
+            if !store.inner.checkpointing.load(Ordering::Acquire) {
+                store.checkpoint().unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let first = &segments(dir.path())[0];
+        // At least one checkpoint retired the first segment.
+        assert!(!first.ends_with("0000000000000000.log"), "{first:?}");
+        drop(store);
+        let store = open_in(dir.path());
+        assert_eq!(store.list("v2/g/").await.unwrap().len(), 20);
+    }
+}
