@@ -149,8 +149,9 @@ pub trait ObjectStore: Send + Sync {
     /// Several independent puts (distinct keys, no order among them) with the same headers:
     /// each outcome as [`ObjectStore::put`] would report it, in the order given, all durable
     /// when this returns. The default runs them concurrently (S3 takes them in one burst); the
-    /// embedded store syncs each file and each directory once per batch instead of once per
-    /// put. On an error some puts may have happened, as with separate puts.
+    /// embedded store makes the whole batch durable with one journal record (and one flush,
+    /// shared with concurrent batches). On an error some puts may have happened, as with
+    /// separate puts.
     async fn put_all(
         &self,
         puts: Vec<PutRequest>,
@@ -169,7 +170,7 @@ pub trait ObjectStore: Send + Sync {
     /// Several puts (distinct keys) made one after another in the order given, each visible no
     /// earlier than the ones before it: the mutable names of a publish, which readers must see
     /// move in order. Outcomes as [`ObjectStore::put`] reports them; all durable when this
-    /// returns. The default puts one at a time; the embedded store syncs each directory once.
+    /// returns. The default puts one at a time; the embedded store writes one journal record.
     async fn put_in_order(
         &self,
         puts: Vec<PutRequest>,
