@@ -200,17 +200,18 @@ impl Inner {
         }
         // What the batch will do: each written name and its content, which the record brings
         // if the store does not have it yet.
+        let shas: Vec<String> = puts.iter().map(content_address).collect();
         let mut entries = Vec::new();
-        let mut missing: BTreeMap<String, &[u8]> = BTreeMap::new();
+        let mut missing: BTreeMap<&str, &[u8]> = BTreeMap::new();
         let mut contents: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for (p, _) in puts
+        for ((p, sha), _) in puts
             .iter()
+            .zip(&shas)
             .zip(&outcomes)
             .filter(|(_, o)| **o == PutOutcome::Written)
         {
-            let sha = content_address(p);
-            let bring = !contents.contains_key(&sha) && !missing.contains_key(&sha) && {
-                let at = self.objects.join(&sha);
+            let bring = !contents.contains_key(sha) && !missing.contains_key(sha.as_str()) && {
+                let at = self.objects.join(sha);
                 let exists = at.exists();
                 if exists {
                     contents.insert(sha.clone(), at);
@@ -218,27 +219,24 @@ impl Inner {
                 !exists
             };
             if bring {
-                missing.insert(sha.clone(), &p.bytes[..]);
+                missing.insert(sha, &p.bytes[..]);
             }
             entries.push(Entry::Put {
                 key: p.key.clone(),
                 content: bring.then(|| p.bytes.clone()),
-                sha256: sha,
+                sha256: sha.clone(),
             });
         }
         if entries.is_empty() {
             return Ok(outcomes);
         }
         self.log(&entries)?;
-        contents.extend(write_contents(
-            &self.objects,
-            missing.iter().map(|(s, b)| (s.as_str(), *b)),
-        ));
-        for ((p, path), outcome) in puts.iter().zip(paths).zip(outcomes.iter_mut()) {
+        contents.extend(write_contents(&self.objects, missing.into_iter()));
+        for (((p, path), sha), outcome) in puts.iter().zip(paths).zip(&shas).zip(&mut outcomes) {
             if *outcome != PutOutcome::Written {
                 continue;
             }
-            let content = contents.get(&content_address(p)).map(PathBuf::as_path);
+            let content = contents.get(sha).map(PathBuf::as_path);
             let if_absent = p.condition == PutCondition::IfAbsent;
             // The journal says this name is written: failing now leaves it to the replay.
             let written = store(content, path, &p.bytes, if_absent)
