@@ -34,7 +34,7 @@ pub fn replay(
     entries: &[Entry],
     path_of: impl Fn(&str) -> PortResult<std::path::PathBuf>,
 ) -> PortResult<Replayed> {
-    let mut brought: BTreeMap<&str, &Bytes> = BTreeMap::new();
+    let mut brought: BTreeMap<&str, Bytes> = BTreeMap::new();
     let mut last: BTreeMap<&str, Option<&str>> = BTreeMap::new();
     for e in entries {
         match e {
@@ -44,7 +44,7 @@ pub fn replay(
                 content,
             } => {
                 if let Some(c) = content {
-                    brought.insert(sha256, c);
+                    brought.insert(sha256, c.clone());
                 }
                 last.insert(key, Some(sha256));
             }
@@ -64,6 +64,9 @@ pub fn replay(
             done.contents_rewritten += 1;
         }
     }
+    // Contents known to be whole: those the records brought, then those checked below (each
+    // read and hashed once, however many keys name it).
+    let mut whole = brought;
     let mut removed = Vec::new();
     for (key, state) in last {
         let path = path_of(key)?;
@@ -72,8 +75,8 @@ pub fn replay(
             continue;
         };
         let content = objects.join(sha);
-        let bytes = match brought.get(sha) {
-            Some(b) => (*b).clone(),
+        let bytes = match whole.get(sha) {
+            Some(b) => b.clone(),
             None => {
                 // Durable since a checkpoint; checked all the same, never linked unseen.
                 let on_disk = fs::read(&content).map_err(|e| {
@@ -84,7 +87,7 @@ pub fn replay(
                         "replay: content {sha} that {key} names is damaged"
                     )));
                 }
-                Bytes::from(on_disk)
+                whole.entry(sha).or_insert(Bytes::from(on_disk)).clone()
             }
         };
         store(Some(&content), &path, &bytes, false)
