@@ -20,6 +20,23 @@ pub fn etag_of(bytes: &[u8]) -> String {
 }
 
 pub fn read(path: &Path) -> PortResult<Option<Object>> {
+    match read_up_to(path, u64::MAX)? {
+        Read::Found(object) => Ok(Some(object)),
+        Read::Missing => Ok(None),
+        Read::Larger => unreachable!("no file is larger than u64::MAX bytes"),
+    }
+}
+
+/// What [`read_up_to`] found.
+pub enum Read {
+    Found(Object),
+    Missing,
+    /// Larger than the limit: not read.
+    Larger,
+}
+
+/// Read the object stored at `path` if it is at most `limit` bytes.
+pub fn read_up_to(path: &Path, limit: u64) -> PortResult<Read> {
     // Open once and ask the open file for its size and time: no second lookup of the path.
     let opened = fs::File::open(path).and_then(|f| {
         let meta = f.metadata()?;
@@ -27,14 +44,19 @@ pub fn read(path: &Path) -> PortResult<Option<Object>> {
             // A directory where a file was asked for (e.g. `3.targets`) is simply not an object.
             return Ok(None);
         }
+        if meta.len() > limit {
+            return Ok(Some(None));
+        }
         // Exactly the size just asked for (a stored file never changes; names are replaced by
         // rename): `File::read_to_end` would ask for the size and position again.
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         f.take(meta.len()).read_to_end(&mut bytes)?;
-        Ok(Some((bytes, meta)))
+        Ok(Some(Some((bytes, meta))))
     });
     match opened {
-        Ok(found) => Ok(found.map(|(bytes, meta)| Object {
+        Ok(None) => Ok(Read::Missing),
+        Ok(Some(None)) => Ok(Read::Larger),
+        Ok(Some(Some((bytes, meta)))) => Ok(Read::Found(Object {
             etag: etag_of(&bytes),
             bytes: Bytes::from(bytes),
             last_modified: meta
@@ -42,7 +64,7 @@ pub fn read(path: &Path) -> PortResult<Option<Object>> {
                 .map(DateTime::<Utc>::from)
                 .unwrap_or_else(|_| Utc::now()),
         })),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Read::Missing),
         Err(e) => Err(PortError::Other(format!("read {}: {e}", path.display()))),
     }
 }
