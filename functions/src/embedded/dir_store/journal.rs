@@ -1,9 +1,8 @@
 //! The directory store's write-ahead journal: what makes a batch of puts durable.
 //!
-//! A batch is appended to the journal and the journal is flushed (`fdatasync`) before any of the
-//! batch's files appear; the files themselves are written without flushes. Concurrent batches
-//! share flushes (group commit): a batch whose record an earlier flush already covered returns
-//! without one. After a crash, opening the store replays the journal, so every name is again what
+//! A group of batches is appended to the journal as one record and the journal is flushed
+//! (`fdatasync`) before any of their files appear; the files themselves are written without
+//! flushes. Only the store's writer appends (`writer.rs`). After a crash, opening the store replays the journal, so every name is again what
 //! the last durable record says. This replaced a flush of every new content and of every
 //! directory a batch changed (eight per publish; profile 8 of docs/performance.md).
 //!
@@ -45,13 +44,6 @@ pub enum Entry {
     Delete { key: String },
 }
 
-/// A point in the journal: records up to here are durable once `synced` reaches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    segment: u64,
-    offset: u64,
-}
-
 struct Segment {
     number: u64,
     file: Arc<File>,
@@ -70,9 +62,6 @@ pub struct Journal {
     dir: PathBuf,
     segment_limit: u64,
     current: Mutex<Segment>,
-    /// How far the journal is known durable. Held while flushing: a batch waiting here finds,
-    /// when its turn comes, that the flush before it covered its record.
-    synced: Mutex<Position>,
     /// Set by a failed write or flush: the file's state is then unknown (a partial record would
     /// hide every later one from the replay, and a failed flush may have dropped pages), so no
     /// later batch may claim durability. A restart replays what did reach the disk.
@@ -144,10 +133,6 @@ impl Journal {
                 file: Arc::new(file),
                 len: 0,
             }),
-            synced: Mutex::new(Position {
-                segment: number,
-                offset: 0,
-            }),
             failed: AtomicBool::new(false),
         };
         Ok((journal, Recovered { entries, segments }))
@@ -169,38 +154,21 @@ impl Journal {
         r
     }
 
-    /// Append one record; it is durable once [`Journal::sync_to`] its position returns.
-    pub fn append(&self, entries: &[Entry]) -> io::Result<Position> {
+    /// Append one record; it is durable once [`Journal::sync`] returns.
+    pub fn append(&self, entries: &[Entry]) -> io::Result<()> {
         self.check()?;
         let record = encode(entries)?;
         let mut cur = lock(&self.current)?;
         self.failing((&*cur.file).write_all(&record))?;
         cur.len += record.len() as u64;
-        Ok(Position {
-            segment: cur.number,
-            offset: cur.len,
-        })
+        Ok(())
     }
 
-    /// Return once every record up to `pos` is durable, flushing if no other flush covered it.
-    pub fn sync_to(&self, pos: Position) -> io::Result<()> {
-        let mut synced = lock(&self.synced)?;
-        if *synced >= pos {
-            return Ok(());
-        }
+    /// Return once every record appended so far is durable.
+    pub fn sync(&self) -> io::Result<()> {
         self.check()?;
-        // Flush everything appended so far: records of batches that are about to wait here too.
-        let (file, end) = {
-            let cur = lock(&self.current)?;
-            let end = Position {
-                segment: cur.number,
-                offset: cur.len,
-            };
-            (cur.file.clone(), end)
-        };
-        self.failing(file.sync_data())?;
-        *synced = end;
-        Ok(())
+        let file = lock(&self.current)?.file.clone();
+        self.failing(file.sync_data())
     }
 
     /// Whether the current segment has reached its limit.
@@ -210,10 +178,9 @@ impl Journal {
 
     /// Flush the current segment and start the next; returns the finished segment, to be deleted
     /// (with [`Journal::retire`]) once the files its records describe are durable. The caller
-    /// holds every batch out: none has appended a record whose files it has not yet written.
+    /// (the writer, between groups) has written the files of every record appended.
     pub fn rotate(&self) -> io::Result<PathBuf> {
         self.check()?;
-        let mut synced = lock(&self.synced)?;
         let mut cur = lock(&self.current)?;
         self.failing(cur.file.sync_data())?;
         let next = cur.number + 1;
@@ -223,10 +190,6 @@ impl Journal {
             number: next,
             file: Arc::new(file),
             len: 0,
-        };
-        *synced = Position {
-            segment: next,
-            offset: 0,
         };
         Ok(finished)
     }
@@ -452,11 +415,11 @@ mod tests {
         let path = dir.path().join("journal");
         let (j, rec) = Journal::open(&path, 1 << 20).unwrap();
         assert!(rec.entries.is_empty());
-        let p = j.append(&sample()[..1]).unwrap();
-        j.sync_to(p).unwrap();
+        j.append(&sample()[..1]).unwrap();
+        j.sync().unwrap();
         let old = j.rotate().unwrap();
-        let p = j.append(&sample()[1..]).unwrap();
-        j.sync_to(p).unwrap();
+        j.append(&sample()[1..]).unwrap();
+        j.sync().unwrap();
         drop(j);
         // A torn record at the end of the last segment (number 1).
         let last = segment_path(&path, 1);
@@ -484,32 +447,5 @@ mod tests {
         drop(j);
         let err = Journal::open(dir.path(), 1 << 20).err().unwrap();
         assert!(err.to_string().contains("damaged"), "{err}");
-    }
-
-    /// Concurrent batches each get a durable position; the ones that waited behind a flush that
-    /// covered them need none of their own.
-    #[test]
-    fn concurrent_appends_are_all_durable_when_sync_returns() {
-        let dir = tempfile::tempdir().unwrap();
-        let (j, _) = Journal::open(dir.path(), 1 << 20).unwrap();
-        let j = Arc::new(j);
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let j = j.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..20 {
-                        let p = j.append(&sample()).unwrap();
-                        j.sync_to(p).unwrap();
-                        assert!(*j.synced.lock().unwrap() >= p);
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        drop(j);
-        let (_j, rec) = Journal::open(dir.path(), 1 << 20).unwrap();
-        assert_eq!(rec.entries.len(), 8 * 20 * sample().len());
     }
 }

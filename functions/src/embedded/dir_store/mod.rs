@@ -11,27 +11,27 @@
 //! publish). Where a link cannot be made (another filesystem, too many links) the name gets its
 //! own copy, written atomically.
 //!
-//! Durability is the journal's (`journal.rs`): a batch checks its conditions, appends what it
-//! will do to the journal, waits until the journal is flushed (sharing the flush with concurrent
-//! batches), and only then writes its files, without flushing them. So nothing a reader sees can
-//! be lost, and a crash at any point leaves either nothing of a batch or all of it once the
-//! journal is replayed, which opening the store does (`replay.rs`). When a journal segment is
-//! full, a checkpoint flushes the filesystem once and deletes the segment.
+//! Durability is the journal's (`journal.rs`): every write goes through one writer thread
+//! (`writer.rs`), which checks a group of batches' conditions, appends what they will do to the
+//! journal, flushes it once, and only then writes their files, without flushing them. So nothing
+//! a reader sees can be lost, and a crash at any point leaves either nothing of a batch or all of
+//! it once the journal is replayed, which opening the store does (`replay.rs`). When a journal
+//! segment is full, a checkpoint flushes the filesystem once and deletes the segment.
 //!
-//! A batch holds the locks of its keys' stripes from checking its conditions until its files
-//! are written, so batches on different keys run (and share flushes) in parallel. Deletion and
-//! the start of a checkpoint exclude all batches. Locks within one process suffice: the ledger's
-//! file lock admits one server per data directory, and it is taken before this store is opened.
+//! Reads take no lock: a name is always replaced whole (by rename). One writer within one
+//! process suffices: the ledger's file lock admits one server per data directory, and it is
+//! taken before this store is opened.
 
 mod files;
 mod journal;
 mod replay;
+mod writer;
 
-use std::collections::BTreeMap;
-use std::hash::{Hash as _, Hasher as _};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -40,16 +40,10 @@ use super::blocking;
 use crate::ports::{
     Object, ObjectHeaders, ObjectStore, PortError, PortResult, PutCondition, PutOutcome, PutRequest,
 };
-use files::{
-    Read, TMP_PREFIX, current_state, etag_of, read, read_up_to, remove_names, store, walk,
-    write_contents,
-};
-use journal::{Entry, Journal};
-
-/// Lock stripes for conditional writes. A batch holds its stripes while it waits for the
-/// journal's flush, so two batches whose keys share a stripe take turns: with 16 publishes of
-/// three or four keys in flight, 1,024 stripes keep that rare.
-const STRIPES: usize = 1024;
+use files::{Read, TMP_PREFIX, etag_of, read, read_up_to, walk};
+use journal::Journal;
+use tokio::sync::oneshot;
+use writer::{Job, Writer};
 
 /// Files up to this size are read on the calling thread (see `get_all`): reading and hashing
 /// 64 KiB from the page cache takes ≈ 50 µs (sha256 alone ≈ 45 µs on this machine), about the
@@ -60,36 +54,6 @@ const INLINE_READ_LIMIT: u64 = 64 << 10;
 /// (about two thousand publishes of small collections).
 const SEGMENT_BYTES: u64 = 32 << 20;
 
-/// Writers hold `tree` shared and their keys' stripes; deletion and the start of a checkpoint
-/// hold `tree` exclusively.
-struct Locks {
-    tree: RwLock<()>,
-    stripes: Vec<Mutex<()>>,
-}
-
-impl Locks {
-    /// The stripes of `paths`, locked in one global order (so two batches cannot deadlock).
-    fn lock_stripes(&self, paths: &[PathBuf]) -> PortResult<Vec<MutexGuard<'_, ()>>> {
-        let mut idx: Vec<usize> = paths
-            .iter()
-            .map(|p| {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                p.hash(&mut h);
-                (h.finish() as usize) % STRIPES
-            })
-            .collect();
-        idx.sort_unstable();
-        idx.dedup();
-        idx.into_iter()
-            .map(|i| self.stripes[i].lock().map_err(poisoned))
-            .collect()
-    }
-}
-
-fn poisoned<T>(_: T) -> PortError {
-    PortError::Other("store lock poisoned".into())
-}
-
 fn journal_error(e: std::io::Error) -> PortError {
     PortError::Other(format!("store journal: {e}"))
 }
@@ -97,14 +61,17 @@ fn journal_error(e: std::io::Error) -> PortError {
 struct Inner {
     root: PathBuf,
     objects: PathBuf,
-    locks: Locks,
-    journal: Journal,
-    checkpointing: AtomicBool,
 }
 
 /// A directory object store.
 pub struct DirStore {
-    inner: Arc<Inner>,
+    inner: Inner,
+    /// The writer's queue (`None` once dropping) and thread.
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    /// Set while a background checkpoint runs (the tests wait for it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    checkpointing: Arc<AtomicBool>,
 }
 
 impl DirStore {
@@ -130,12 +97,6 @@ impl DirStore {
         let inner = Inner {
             root: root.to_owned(),
             objects: objects.to_owned(),
-            locks: Locks {
-                tree: RwLock::new(()),
-                stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            },
-            journal,
-            checkpointing: AtomicBool::new(false),
         };
         if !recovered.entries.is_empty() {
             let done = replay::replay(root, objects, &recovered.entries, |k| inner.path(k))?;
@@ -147,19 +108,57 @@ impl DirStore {
                 "object store journal replayed"
             );
         }
-        inner
-            .journal
-            .retire(&recovered.segments)
-            .map_err(journal_error)?;
+        journal.retire(&recovered.segments).map_err(journal_error)?;
+        let checkpointing = Arc::new(AtomicBool::new(false));
+        let writer = Writer {
+            root: inner.root.clone(),
+            objects: inner.objects.clone(),
+            journal: Arc::new(journal),
+            checkpointing: checkpointing.clone(),
+        };
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("notus-store-writer".into())
+            .spawn(move || writer.run(queue))
+            .map_err(|e| PortError::Other(format!("cannot start the store's writer: {e}")))?;
         Ok(DirStore {
-            inner: Arc::new(inner),
+            inner,
+            jobs: Some(jobs),
+            writer: Some(thread),
+            checkpointing,
         })
     }
 
     /// Make every file written so far durable and drop the journal segments that described
     /// them (done in the background whenever a segment fills up).
-    pub fn checkpoint(&self) -> PortResult<()> {
-        self.inner.checkpoint()
+    pub async fn checkpoint(&self) -> PortResult<()> {
+        self.submit(|reply| Job::Checkpoint { reply }).await
+    }
+
+    /// Hand a job to the writer and wait for its answer.
+    async fn submit<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<PortResult<T>>) -> Job,
+    ) -> PortResult<T> {
+        let stopped = || PortError::Other("the store's writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job(reply))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+impl Drop for DirStore {
+    /// The writer finishes what it was given, then stops: a store reopened after this one is
+    /// dropped finds every answered batch's files written.
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
     }
 }
 
@@ -178,119 +177,6 @@ impl Inner {
             return Err(PortError::Other(format!("refusing object key {key:?}")));
         }
         Ok(self.root.join(rel))
-    }
-
-    /// Append `entries` to the journal and wait until they are durable.
-    fn log(&self, entries: &[Entry]) -> PortResult<()> {
-        let at = self.journal.append(entries).map_err(journal_error)?;
-        self.journal.sync_to(at).map_err(journal_error)
-    }
-
-    /// A batch of puts: conditions checked, the journal written and flushed, then contents
-    /// written and each name linked in the order given (so each is visible no earlier than the
-    /// ones before it).
-    fn apply_batch(&self, puts: &[PutRequest], paths: &[PathBuf]) -> PortResult<Vec<PutOutcome>> {
-        let _tree = self.locks.tree.read().map_err(poisoned)?;
-        let _keys = self.locks.lock_stripes(paths)?;
-        let mut outcomes = Vec::with_capacity(puts.len());
-        for (p, path) in puts.iter().zip(paths) {
-            let holds = match &p.condition {
-                PutCondition::IfAbsent => current_state(&self.objects, path, None)?.is_none(),
-                PutCondition::IfMatch(etag) => {
-                    current_state(&self.objects, path, Some(etag))? == Some(true)
-                }
-            };
-            outcomes.push(if holds {
-                PutOutcome::Written
-            } else {
-                PutOutcome::PreconditionFailed
-            });
-        }
-        // What the batch will do: each written name and its content, which the record brings
-        // if the store does not have it yet.
-        let shas: Vec<String> = puts.iter().map(content_address).collect();
-        let mut entries = Vec::new();
-        let mut missing: BTreeMap<&str, &[u8]> = BTreeMap::new();
-        let mut contents: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for ((p, sha), _) in puts
-            .iter()
-            .zip(&shas)
-            .zip(&outcomes)
-            .filter(|(_, o)| **o == PutOutcome::Written)
-        {
-            let bring = !contents.contains_key(sha) && !missing.contains_key(sha.as_str()) && {
-                let at = self.objects.join(sha);
-                let exists = at.exists();
-                if exists {
-                    contents.insert(sha.clone(), at);
-                }
-                !exists
-            };
-            if bring {
-                missing.insert(sha, &p.bytes[..]);
-            }
-            entries.push(Entry::Put {
-                key: p.key.clone(),
-                content: bring.then(|| p.bytes.clone()),
-                sha256: sha.clone(),
-            });
-        }
-        if entries.is_empty() {
-            return Ok(outcomes);
-        }
-        self.log(&entries)?;
-        contents.extend(write_contents(&self.objects, missing.into_iter()));
-        for (((p, path), sha), outcome) in puts.iter().zip(paths).zip(&shas).zip(&mut outcomes) {
-            if *outcome != PutOutcome::Written {
-                continue;
-            }
-            let content = contents.get(sha).map(PathBuf::as_path);
-            let if_absent = p.condition == PutCondition::IfAbsent;
-            // The journal says this name is written: failing now leaves it to the replay.
-            let written = store(content, path, &p.bytes, if_absent)
-                .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
-            if !written {
-                *outcome = PutOutcome::PreconditionFailed;
-            }
-        }
-        Ok(outcomes)
-    }
-
-    fn delete(&self, paths: &[PathBuf], keys: &[String]) -> PortResult<()> {
-        let _tree = self.locks.tree.write().map_err(poisoned)?;
-        let entries: Vec<Entry> = keys
-            .iter()
-            .map(|k| Entry::Delete { key: k.clone() })
-            .collect();
-        if !entries.is_empty() {
-            self.log(&entries)?;
-        }
-        remove_names(&self.root, &self.objects, paths)
-    }
-
-    /// Start a new journal segment with no batch in flight, flush the filesystem once, and
-    /// delete the finished segment.
-    fn checkpoint(&self) -> PortResult<()> {
-        let finished = {
-            let _tree = self.locks.tree.write().map_err(poisoned)?;
-            self.journal.rotate().map_err(journal_error)?
-        };
-        journal::sync_filesystem(&self.root).map_err(journal_error)?;
-        self.journal.retire(&[finished]).map_err(journal_error)
-    }
-
-    /// A checkpoint in the background once the journal's segment is full (one at a time).
-    fn checkpoint_if_full(self: &Arc<Self>) {
-        if !self.journal.is_full() || self.checkpointing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let inner = self.clone();
-        std::thread::spawn(move || {
-            if let Err(e) = inner.checkpoint() {
-                tracing::error!(error = %e, "object store checkpoint failed");
-            }
-            inner.checkpointing.store(false, Ordering::Release);
-        });
     }
 }
 
@@ -374,13 +260,7 @@ impl ObjectStore for DirStore {
             .iter()
             .map(|p| self.inner.path(&p.key))
             .collect::<PortResult<Vec<_>>>()?;
-        let inner = self.inner.clone();
-        blocking(move || {
-            let outcomes = inner.apply_batch(&puts, &paths);
-            inner.checkpoint_if_full();
-            outcomes
-        })
-        .await
+        self.submit(|reply| Job::Puts { puts, paths, reply }).await
     }
 
     /// A batch is applied in order anyway.
@@ -416,8 +296,8 @@ impl ObjectStore for DirStore {
             .map(|k| self.inner.path(k))
             .collect::<PortResult<Vec<_>>>()?;
         let keys = keys.to_vec();
-        let inner = self.inner.clone();
-        blocking(move || inner.delete(&paths, &keys)).await
+        self.submit(|reply| Job::Delete { paths, keys, reply })
+            .await
     }
 }
 
@@ -787,7 +667,7 @@ mod tests {
             )
             .await
             .unwrap();
-        store.checkpoint().unwrap();
+        store.checkpoint().await.unwrap();
         store
             .put(
                 second,
@@ -835,15 +715,22 @@ mod tests {
             assert_eq!(w, PutOutcome::Written);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while store.inner.checkpointing.load(Ordering::Acquire) || segments(dir.path()).len() > 1 {
+        while store
+            .checkpointing
+            .load(std::sync::atomic::Ordering::Acquire)
+            || segments(dir.path()).len() > 1
+        {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{:?}",
                 segments(dir.path())
             );
             // A batch after the last checkpoint filled the new segment again.
-            if !store.inner.checkpointing.load(Ordering::Acquire) {
-                store.checkpoint().unwrap();
+            if !store
+                .checkpointing
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                store.checkpoint().await.unwrap();
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }

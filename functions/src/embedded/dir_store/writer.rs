@@ -1,0 +1,448 @@
+//! The store's single writer: one thread applies every put and delete, in the order they arrive.
+//!
+//! It takes whatever batches are waiting (a group), checks their conditions in order, appends
+//! the group to the journal as one record, flushes it once, and only then writes each batch's
+//! files and answers it. A batch's conditions are checked against the bucket as the batches
+//! before it in the group leave it ([`Pending`]), although their files are not written yet.
+//!
+//! One thread replaced a hand-off to the blocking pool for every batch, a lock for every key
+//! stripe and a flush shared only by the batches that happened to wait at the same moment: each
+//! hand-off cost a loaded server a thread wake-up on another core, and a publish makes four
+//! batches (docs/performance.md, profile 9). The writer wakes once for a whole group, and a
+//! group is what arrived during the last flush.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+
+use tokio::sync::oneshot;
+
+use super::files::{current_state, remove_names, store, write_contents};
+use super::journal::{self, Entry, Journal};
+use super::{content_address, journal_error};
+use crate::ports::{PortError, PortResult, PutCondition, PutOutcome, PutRequest};
+
+/// Most batches in one group (one journal record).
+const GROUP_LIMIT: usize = 64;
+
+/// Work for the writer.
+pub enum Job {
+    /// Puts, applied in the order given.
+    Puts {
+        puts: Vec<PutRequest>,
+        paths: Vec<PathBuf>,
+        reply: oneshot::Sender<PortResult<Vec<PutOutcome>>>,
+    },
+    /// Removal of names (and of contents no name links to any more). Applied on its own, after
+    /// the group before it, so no batch counts on a content it removes.
+    Delete {
+        paths: Vec<PathBuf>,
+        keys: Vec<String>,
+        reply: oneshot::Sender<PortResult<()>>,
+    },
+    /// A checkpoint now, waited for.
+    Checkpoint {
+        reply: oneshot::Sender<PortResult<()>>,
+    },
+}
+
+/// The writer's state (the thread owns it).
+pub struct Writer {
+    pub root: PathBuf,
+    pub objects: PathBuf,
+    pub journal: Arc<Journal>,
+    /// Set while a background checkpoint flushes the filesystem; shared with the store's tests.
+    pub checkpointing: Arc<AtomicBool>,
+}
+
+/// What a group's earlier batches did to the bucket: names (to the sha256 of their content) and
+/// contents they bring.
+#[derive(Default)]
+struct Pending {
+    names: HashMap<PathBuf, String>,
+    contents: HashSet<String>,
+}
+
+/// A batch of the group, once its conditions are checked and its record entries made.
+struct Plan {
+    outcomes: Vec<PutOutcome>,
+    shas: Vec<String>,
+    /// Contents this batch writes (it brings them), by sha256.
+    missing: Vec<String>,
+}
+
+impl Writer {
+    /// Apply jobs until every sender is gone.
+    pub fn run(self, jobs: Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut group = Vec::new();
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Puts { puts, paths, reply } => {
+                        group.push((puts, paths, reply));
+                        if group.len() < GROUP_LIMIT {
+                            next = jobs.try_recv().ok();
+                        }
+                    }
+                    Job::Delete { paths, keys, reply } => {
+                        self.apply_group(std::mem::take(&mut group));
+                        let _ = reply.send(self.delete(&paths, &keys));
+                        next = jobs.try_recv().ok();
+                    }
+                    Job::Checkpoint { reply } => {
+                        self.apply_group(std::mem::take(&mut group));
+                        let _ = reply.send(self.checkpoint_now());
+                        next = jobs.try_recv().ok();
+                    }
+                }
+            }
+            self.apply_group(group);
+            self.checkpoint_if_full();
+        }
+    }
+
+    /// Check every batch's conditions, log the group, flush once, then write and answer each.
+    #[allow(clippy::type_complexity)]
+    fn apply_group(
+        &self,
+        group: Vec<(
+            Vec<PutRequest>,
+            Vec<PathBuf>,
+            oneshot::Sender<PortResult<Vec<PutOutcome>>>,
+        )>,
+    ) {
+        if group.is_empty() {
+            return;
+        }
+        let mut pending = Pending::default();
+        let mut entries = Vec::new();
+        let plans: Vec<PortResult<Plan>> = group
+            .iter()
+            .map(|(puts, paths, _)| self.plan(puts, paths, &mut pending, &mut entries))
+            .collect();
+        let logged = if entries.is_empty() {
+            Ok(())
+        } else {
+            self.journal
+                .append(&entries)
+                .and_then(|()| self.journal.sync())
+                .map_err(|e| e.to_string())
+        };
+        for ((puts, paths, reply), plan) in group.into_iter().zip(plans) {
+            let answer = match (&logged, plan) {
+                (Err(e), _) => Err(journal_error(std::io::Error::other(e.clone()))),
+                (Ok(()), Err(e)) => Err(e),
+                (Ok(()), Ok(plan)) => self.write(&puts, &paths, plan),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Check a batch's conditions (against the bucket and the group's earlier batches) and add
+    /// what it will do to `entries`: each written name and its content, which the record brings
+    /// if neither the store nor an earlier batch has it. A batch that fails here adds nothing.
+    fn plan(
+        &self,
+        puts: &[PutRequest],
+        paths: &[PathBuf],
+        pending: &mut Pending,
+        entries: &mut Vec<Entry>,
+    ) -> PortResult<Plan> {
+        let mut outcomes = Vec::with_capacity(puts.len());
+        // Within the batch too: a later put sees an earlier one's name.
+        let mut names: HashMap<&Path, &str> = HashMap::new();
+        let shas: Vec<String> = puts.iter().map(content_address).collect();
+        for ((p, path), sha) in puts.iter().zip(paths).zip(&shas) {
+            let held = names
+                .get(path.as_path())
+                .copied()
+                .or_else(|| pending.names.get(path).map(String::as_str));
+            let holds = match (&p.condition, held) {
+                (PutCondition::IfAbsent, Some(_)) => false,
+                (PutCondition::IfMatch(etag), Some(held)) => held == etag,
+                (PutCondition::IfAbsent, None) => {
+                    current_state(&self.objects, path, None)?.is_none()
+                }
+                (PutCondition::IfMatch(etag), None) => {
+                    current_state(&self.objects, path, Some(etag))? == Some(true)
+                }
+            };
+            if holds {
+                names.insert(path, sha);
+            }
+            outcomes.push(if holds {
+                PutOutcome::Written
+            } else {
+                PutOutcome::PreconditionFailed
+            });
+        }
+        let mut batch_entries = Vec::new();
+        let mut missing = Vec::new();
+        let mut known: HashSet<&str> = HashSet::new();
+        for ((p, sha), _) in puts
+            .iter()
+            .zip(&shas)
+            .zip(&outcomes)
+            .filter(|(_, o)| **o == PutOutcome::Written)
+        {
+            let bring = known.insert(sha)
+                && !pending.contents.contains(sha)
+                && !self.objects.join(sha).exists();
+            if bring {
+                missing.push(sha.clone());
+            }
+            batch_entries.push(Entry::Put {
+                key: p.key.clone(),
+                content: bring.then(|| p.bytes.clone()),
+                sha256: sha.clone(),
+            });
+        }
+        // Only now, with nothing left to fail: the group's later batches see this one.
+        for (path, sha) in names {
+            pending.names.insert(path.to_owned(), sha.to_owned());
+        }
+        pending.contents.extend(missing.iter().cloned());
+        entries.extend(batch_entries);
+        Ok(Plan {
+            outcomes,
+            shas,
+            missing,
+        })
+    }
+
+    /// Write a logged batch's contents, then link each name in the order given (so each is
+    /// visible no earlier than the ones before it). Nothing here is flushed: the journal holds it.
+    fn write(
+        &self,
+        puts: &[PutRequest],
+        paths: &[PathBuf],
+        plan: Plan,
+    ) -> PortResult<Vec<PutOutcome>> {
+        let Plan {
+            mut outcomes,
+            shas,
+            missing,
+        } = plan;
+        let bytes_of: BTreeMap<&str, &[u8]> = puts
+            .iter()
+            .zip(&shas)
+            .map(|(p, sha)| (sha.as_str(), &p.bytes[..]))
+            .collect();
+        let written = write_contents(
+            &self.objects,
+            missing
+                .iter()
+                .map(|sha| (sha.as_str(), bytes_of[sha.as_str()])),
+        );
+        for (((p, path), sha), outcome) in puts.iter().zip(paths).zip(&shas).zip(&mut outcomes) {
+            if *outcome != PutOutcome::Written {
+                continue;
+            }
+            // A content this batch did not bring exists already, or an earlier batch of the
+            // group wrote it just now.
+            let content = match written.get(sha) {
+                Some(at) => Some(at.clone()),
+                None if !missing.contains(sha) => Some(self.objects.join(sha)),
+                None => None,
+            };
+            let if_absent = p.condition == PutCondition::IfAbsent;
+            // The journal says this name is written: failing now leaves it to the replay.
+            let linked = store(content.as_deref(), path, &p.bytes, if_absent)
+                .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
+            if !linked {
+                *outcome = PutOutcome::PreconditionFailed;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    fn delete(&self, paths: &[PathBuf], keys: &[String]) -> PortResult<()> {
+        let entries: Vec<Entry> = keys
+            .iter()
+            .map(|k| Entry::Delete { key: k.clone() })
+            .collect();
+        if !entries.is_empty() {
+            self.journal
+                .append(&entries)
+                .and_then(|()| self.journal.sync())
+                .map_err(journal_error)?;
+        }
+        remove_names(&self.root, &self.objects, paths)
+    }
+
+    /// Start a new segment (every logged batch's files are written: the writer is between
+    /// groups), flush the filesystem once, and delete the finished segment.
+    fn checkpoint_now(&self) -> PortResult<()> {
+        let finished = self.journal.rotate().map_err(journal_error)?;
+        journal::sync_filesystem(&self.root).map_err(journal_error)?;
+        self.journal.retire(&[finished]).map_err(journal_error)
+    }
+
+    /// Once the segment is full: rotate here, and flush and retire in the background, so the
+    /// writer goes on with the next group meanwhile (one checkpoint at a time).
+    fn checkpoint_if_full(&self) {
+        if !self.journal.is_full() || self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let finished = match self.journal.rotate() {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "object store checkpoint failed");
+                self.checkpointing.store(false, Ordering::Release);
+                return;
+            }
+        };
+        let (root, journal, flag) = (
+            self.root.clone(),
+            self.journal.clone(),
+            self.checkpointing.clone(),
+        );
+        std::thread::spawn(move || {
+            let done = journal::sync_filesystem(&root).and_then(|()| journal.retire(&[finished]));
+            if let Err(e) = done {
+                tracing::error!(error = %e, "object store checkpoint failed");
+            }
+            flag.store(false, Ordering::Release);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt as _;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::embedded::dir_store::DirStore;
+    use crate::embedded::dir_store::files::{etag_of, read};
+
+    fn put(key: &str, bytes: &'static [u8], condition: PutCondition) -> PutRequest {
+        PutRequest::new(key, Bytes::from_static(bytes), condition)
+    }
+
+    /// One group, applied directly: each batch's conditions see the batches before it (and a
+    /// put sees the puts before it in its batch), though none of their files exist yet when the
+    /// conditions are checked. The journal says what the bucket holds, so a replay agrees.
+    #[test]
+    fn a_group_checks_each_batch_against_the_ones_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bucket, objects) = (dir.path().join("bucket"), dir.path().join("objects"));
+        std::fs::create_dir_all(&bucket).unwrap();
+        std::fs::create_dir_all(&objects).unwrap();
+        let (journal, _) = Journal::open(&dir.path().join("journal"), 1 << 20).unwrap();
+        let writer = Writer {
+            root: bucket.clone(),
+            objects: objects.clone(),
+            journal: Arc::new(journal),
+            checkpointing: Arc::default(),
+        };
+        let batches = vec![
+            vec![put("k", b"a", PutCondition::IfAbsent)],
+            vec![put("k", b"b", PutCondition::IfAbsent)],
+            vec![put("k", b"c", PutCondition::IfMatch(etag_of(b"a")))],
+            vec![
+                put("k2", b"x", PutCondition::IfAbsent),
+                put("k2", b"y", PutCondition::IfAbsent),
+            ],
+            vec![put("k3", b"shared", PutCondition::IfAbsent)],
+            vec![put("k4", b"shared", PutCondition::IfAbsent)],
+            vec![put("k", b"d", PutCondition::IfMatch(etag_of(b"a")))],
+        ];
+        let mut answers = Vec::new();
+        let group = batches
+            .into_iter()
+            .map(|puts| {
+                let paths = puts.iter().map(|p| bucket.join(&p.key)).collect();
+                let (reply, answer) = oneshot::channel();
+                answers.push(answer);
+                (puts, paths, reply)
+            })
+            .collect();
+        writer.apply_group(group);
+        let outcomes: Vec<Vec<PutOutcome>> = answers
+            .into_iter()
+            .map(|mut a| a.try_recv().unwrap().unwrap())
+            .collect();
+        use PutOutcome::{PreconditionFailed as Refused, Written};
+        assert_eq!(
+            outcomes,
+            [
+                vec![Written],
+                vec![Refused],
+                vec![Written],
+                vec![Written, Refused],
+                vec![Written],
+                vec![Written],
+                vec![Refused],
+            ]
+        );
+        let holds = |key: &str| read(&bucket.join(key)).unwrap().map(|o| o.bytes.to_vec());
+        let expected = [("k", b"c".to_vec()), ("k2", b"x".to_vec())];
+        for (key, bytes) in &expected {
+            assert_eq!(holds(key).as_ref(), Some(bytes), "{key}");
+        }
+        // The content an earlier batch brought is the one the later batch links to.
+        let shared = std::fs::metadata(objects.join(etag_of(b"shared"))).unwrap();
+        assert_eq!(shared.nlink(), 3);
+        drop(writer);
+
+        // Replay the journal over a bucket that lost every name: it agrees with what was answered.
+        std::fs::remove_dir_all(&bucket).unwrap();
+        let store = DirStore::open(&bucket, &objects, &dir.path().join("journal")).unwrap();
+        for (key, bytes) in &expected {
+            assert_eq!(holds(key).as_ref(), Some(bytes), "{key} after the replay");
+        }
+        drop(store);
+    }
+
+    /// Many tasks racing for one name through the store: exactly one wins, whichever groups the
+    /// writer made of them, and a reopened store (which replays the journal) still holds it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_puts_have_one_winner_before_and_after_a_replay() {
+        use crate::ports::{ObjectHeaders, ObjectStore as _};
+        const HEADERS: ObjectHeaders = ObjectHeaders {
+            content_type: "text/plain",
+            cache_control: String::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            DirStore::open(
+                &dir.path().join("bucket"),
+                &dir.path().join("objects"),
+                &dir.path().join("journal"),
+            )
+            .unwrap()
+        };
+        let store = Arc::new(open());
+        let key = "v2/g/_trust/tuf/timestamp.json";
+        let tasks: Vec<_> = (0..32u8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let outcome = store
+                        .put(key, Bytes::from(vec![i]), PutCondition::IfAbsent, &HEADERS)
+                        .await
+                        .unwrap();
+                    (i, outcome)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (i, outcome) = t.await.unwrap();
+            if outcome == PutOutcome::Written {
+                winners.push(i);
+            }
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        let held = store.get(key).await.unwrap().unwrap().bytes;
+        assert_eq!(held[..], [winners[0]]);
+        drop(Arc::into_inner(store).expect("the tasks are done"));
+        let store = open();
+        assert_eq!(store.get(key).await.unwrap().unwrap().bytes, held);
+    }
+}
