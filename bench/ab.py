@@ -5,6 +5,8 @@ docs/performance.md was measured with it.
     .venv/bin/python bench/ab.py 16 100 before=path/to/old/notus-server \
         after=target/release/notus-server --notary [--rounds 3]
 
+COLLECTIONS may be a list (`4,16`): each round then runs every variant at each count.
+
 Each round starts every variant in turn (a fresh server each), publishes COLLECTIONS × PER
 incremental updates through bench/load, and prints the rate, p50 and the server's CPU per
 publish. The data directories are removed only when this process ends, and the load generator
@@ -22,7 +24,7 @@ import side_by_side as sb  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("collections", type=int)
+    ap.add_argument("collections", help="number of collections, or a list: 4,16")
     ap.add_argument("per_collection", type=int)
     ap.add_argument("variants", nargs="+", metavar="NAME=NOTUS_SERVER")
     ap.add_argument("--notary", action="store_true", help="notary-server as one more variant")
@@ -33,15 +35,16 @@ def main():
                 for name, binary in (v.split("=", 1) for v in args.variants)]
     if args.notary:
         starters.append(("notary", sb.start_notary))
-    total = args.collections * args.per_collection
     for _ in range(args.rounds):
-        for name, start in starters:
+        for collections, (name, start) in ((c, s) for c in map(int, args.collections.split(","))
+                                           for s in starters):
+            total = collections * args.per_collection
             srv = start()
             try:
                 u0, s0 = sc.user_system(srv.procs)
-                rate, p50, _ = sb.throughput(srv, args.collections, args.per_collection, args.load)
+                rate, p50, _ = sb.throughput(srv, collections, args.per_collection, args.load)
                 u1, s1 = sc.user_system(srv.procs)
-                print(f"{name:12} {rate:6.0f}/s  p50 {p50:5.1f} ms  CPU per publish: user "
+                print(f"{name:12} {collections:3}  {rate:6.0f}/s  p50 {p50:5.1f} ms  CPU per publish: user "
                       f"{(u1 - u0) / total * 1000:.2f} ms, system {(s1 - s0) / total * 1000:.2f} ms",
                       flush=True)
             finally:
