@@ -12,6 +12,7 @@
 mod dir_store;
 mod file_keys;
 mod redb_ledger;
+mod worker;
 
 pub use dir_store::DirStore;
 pub use file_keys::FileKeys;

@@ -1,18 +1,17 @@
 //! The ledger in one redb file. redb admits one write transaction at a time, so a commit's
 //! "read head, compare `seq`, write head and feed entry" is atomic and serialised; concurrent
-//! commits share a transaction (the committer thread, [`run_commits`]). The file is locked, so a second server on the
-//! same data directory fails at start instead of racing.
+//! commits share a transaction (the committer thread, [`run_commits`]). The file is locked, so a
+//! second server on the same data directory fails at start instead of racing.
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableTable, TableDefinition};
-use tokio::sync::oneshot;
 
 use super::blocking;
+use super::worker::{Reply, Worker, next_group};
 use crate::ports::{
     Change, ChangeQuery, Commit, Head, KeyAssignments, Ledger, NewChange, PortError, PortResult,
 };
@@ -25,12 +24,8 @@ const GUN_FEED: TableDefinition<(&str, u64), ()> = TableDefinition::new("gun_fee
 /// The embedded ledger.
 pub struct RedbLedger {
     db: Arc<Database>,
-    /// The committer's queue (`None` once dropping) and thread.
-    commits: Option<mpsc::Sender<Queued>>,
-    committer: Option<JoinHandle<()>>,
+    committer: Worker<(CommitRequest, Reply<Commit>)>,
 }
-
-type Queued = (CommitRequest, oneshot::Sender<PortResult<Commit>>);
 
 /// Most commits in one transaction.
 const COMMIT_GROUP_LIMIT: usize = 256;
@@ -53,15 +48,8 @@ struct CommitRequest {
 /// exactly one of them wins) and commits once; what arrives meanwhile is the next group. A
 /// thread of its own rather than a leader chosen among blocking-pool threads: a publish's commit
 /// is then one wake-up of a thread that is usually already running (profile 9).
-fn run_commits(db: Arc<Database>, queue: mpsc::Receiver<Queued>) {
-    while let Ok(first) = queue.recv() {
-        let mut group = vec![first];
-        while group.len() < COMMIT_GROUP_LIMIT {
-            match queue.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
+fn run_commits(db: Arc<Database>, queue: mpsc::Receiver<(CommitRequest, Reply<Commit>)>) {
+    while let Some(group) = next_group(&queue, COMMIT_GROUP_LIMIT) {
         let (requests, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
         match apply(&db, requests) {
             Ok(outcomes) => {
@@ -140,21 +128,15 @@ impl RedbLedger {
         txn.open_table(GUN_FEED).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         let db = Arc::new(db);
-        let (commits, queue) = mpsc::channel();
         let committer = {
             let db = db.clone();
-            std::thread::Builder::new()
-                .name("notus-ledger-committer".into())
-                .spawn(move || run_commits(db, queue))
-                .map_err(|e| {
-                    PortError::Other(format!("cannot start the ledger's committer: {e}"))
-                })?
+            // Dropping the ledger waits for this thread, which then lets go of the database:
+            // the file's lock is free once the ledger is gone.
+            Worker::start("the ledger's committer", move |queue| {
+                run_commits(db, queue)
+            })?
         };
-        Ok(RedbLedger {
-            db,
-            commits: Some(commits),
-            committer: Some(committer),
-        })
+        Ok(RedbLedger { db, committer })
     }
 
     async fn run<T: Send + 'static>(
@@ -170,17 +152,6 @@ impl RedbLedger {
     /// the blocking pool and back (docs/performance.md, profile 9).
     fn read_now<T>(&self, f: impl FnOnce(&Database) -> PortResult<T>) -> PortResult<T> {
         f(&self.db)
-    }
-}
-
-impl Drop for RedbLedger {
-    /// The committer answers what it was given and lets go of the database, so the file's lock
-    /// is free once this returns (a reopened ledger finds every answered commit).
-    fn drop(&mut self) {
-        drop(self.commits.take());
-        if let Some(committer) = self.committer.take() {
-            let _ = committer.join();
-        }
     }
 }
 
@@ -216,14 +187,7 @@ impl Ledger for RedbLedger {
             head: encode(head)?,
             change: change.clone(),
         };
-        let stopped = || db_err("the committer has stopped");
-        let (reply, answer) = oneshot::channel();
-        self.commits
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send((request, reply))
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.committer.submit(|reply| (request, reply)).await
     }
 
     async fn remove_head(&self, gun: &str, expected_seq: u64) -> PortResult<bool> {

@@ -42,30 +42,27 @@ pub fn read_up_to(path: &Path, limit: u64) -> PortResult<Read> {
         let meta = f.metadata()?;
         if meta.is_dir() {
             // A directory where a file was asked for (e.g. `3.targets`) is simply not an object.
-            return Ok(None);
+            return Ok(Read::Missing);
         }
         if meta.len() > limit {
-            return Ok(Some(None));
+            return Ok(Read::Larger);
         }
         // Exactly the size just asked for (a stored file never changes; names are replaced by
         // rename): `File::read_to_end` would ask for the size and position again.
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         f.take(meta.len()).read_to_end(&mut bytes)?;
-        Ok(Some(Some((bytes, meta))))
-    });
-    match opened {
-        Ok(None) => Ok(Read::Missing),
-        Ok(Some(None)) => Ok(Read::Larger),
-        Ok(Some(Some((bytes, meta)))) => Ok(Read::Found(Object {
+        Ok(Read::Found(Object {
             etag: etag_of(&bytes),
             bytes: Bytes::from(bytes),
             last_modified: meta
                 .modified()
                 .map(DateTime::<Utc>::from)
                 .unwrap_or_else(|_| Utc::now()),
-        })),
+        }))
+    });
+    match opened {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Read::Missing),
-        Err(e) => Err(PortError::Other(format!("read {}: {e}", path.display()))),
+        opened => opened.map_err(|e| PortError::Other(format!("read {}: {e}", path.display()))),
     }
 }
 

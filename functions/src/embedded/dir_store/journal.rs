@@ -2,8 +2,8 @@
 //!
 //! A group of batches is appended to the journal as one record and the journal is flushed
 //! (`fdatasync`) before any of their files appear; the files themselves are written without
-//! flushes. Only the store's writer appends (`writer.rs`). After a crash, opening the store replays the journal, so every name is again what
-//! the last durable record says. This replaced a flush of every new content and of every
+//! flushes. Only the store's writer appends (`writer.rs`). After a crash, opening the store
+//! replays the journal, so every name is again what the last durable record says. This replaced a flush of every new content and of every
 //! directory a batch changed (eight per publish; profile 8 of docs/performance.md).
 //!
 //! The journal is a sequence of segment files, `{number}.log`. When the current segment is full,

@@ -30,19 +30,17 @@ mod writer;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::blocking;
+use super::worker::Worker;
 use crate::ports::{
     Object, ObjectHeaders, ObjectStore, PortError, PortResult, PutCondition, PutOutcome, PutRequest,
 };
 use files::{Read, TMP_PREFIX, etag_of, read, read_up_to, walk};
 use journal::Journal;
-use tokio::sync::oneshot;
 use writer::{Job, Writer};
 
 /// Files up to this size are read on the calling thread (see `get_all`): reading and hashing
@@ -66,9 +64,9 @@ struct Inner {
 /// A directory object store.
 pub struct DirStore {
     inner: Inner,
-    /// The writer's queue (`None` once dropping) and thread.
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
+    /// Every write goes through it; dropping the store waits until it has written everything
+    /// it answered for (a store reopened afterwards finds those files).
+    writer: Worker<Job>,
     /// Set while a background checkpoint runs (the tests wait for it).
     #[cfg_attr(not(test), allow(dead_code))]
     checkpointing: Arc<AtomicBool>,
@@ -116,15 +114,9 @@ impl DirStore {
             journal: Arc::new(journal),
             checkpointing: checkpointing.clone(),
         };
-        let (jobs, queue) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("notus-store-writer".into())
-            .spawn(move || writer.run(queue))
-            .map_err(|e| PortError::Other(format!("cannot start the store's writer: {e}")))?;
         Ok(DirStore {
             inner,
-            jobs: Some(jobs),
-            writer: Some(thread),
+            writer: Worker::start("the store's writer", move |queue| writer.run(queue))?,
             checkpointing,
         })
     }
@@ -132,33 +124,7 @@ impl DirStore {
     /// Make every file written so far durable and drop the journal segments that described
     /// them (done in the background whenever a segment fills up).
     pub async fn checkpoint(&self) -> PortResult<()> {
-        self.submit(|reply| Job::Checkpoint { reply }).await
-    }
-
-    /// Hand a job to the writer and wait for its answer.
-    async fn submit<T>(
-        &self,
-        job: impl FnOnce(oneshot::Sender<PortResult<T>>) -> Job,
-    ) -> PortResult<T> {
-        let stopped = || PortError::Other("the store's writer has stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(job(reply))
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-impl Drop for DirStore {
-    /// The writer finishes what it was given, then stops: a store reopened after this one is
-    /// dropped finds every answered batch's files written.
-    fn drop(&mut self) {
-        drop(self.jobs.take());
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
+        self.writer.submit(|reply| Job::Checkpoint { reply }).await
     }
 }
 
@@ -260,7 +226,9 @@ impl ObjectStore for DirStore {
             .iter()
             .map(|p| self.inner.path(&p.key))
             .collect::<PortResult<Vec<_>>>()?;
-        self.submit(|reply| Job::Puts { puts, paths, reply }).await
+        self.writer
+            .submit(|reply| Job::Puts { puts, paths, reply })
+            .await
     }
 
     /// A batch is applied in order anyway.
@@ -296,7 +264,8 @@ impl ObjectStore for DirStore {
             .map(|k| self.inner.path(k))
             .collect::<PortResult<Vec<_>>>()?;
         let keys = keys.to_vec();
-        self.submit(|reply| Job::Delete { paths, keys, reply })
+        self.writer
+            .submit(|reply| Job::Delete { paths, keys, reply })
             .await
     }
 }

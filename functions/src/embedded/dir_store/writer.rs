@@ -17,11 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 
-use tokio::sync::oneshot;
-
 use super::files::{current_state, remove_names, store, write_contents};
 use super::journal::{self, Entry, Journal};
 use super::{content_address, journal_error};
+use crate::embedded::worker::{Reply, next_group};
 use crate::ports::{PortError, PortResult, PutCondition, PutOutcome, PutRequest};
 
 /// Most batches in one group (one journal record).
@@ -33,20 +32,21 @@ pub enum Job {
     Puts {
         puts: Vec<PutRequest>,
         paths: Vec<PathBuf>,
-        reply: oneshot::Sender<PortResult<Vec<PutOutcome>>>,
+        reply: Reply<Vec<PutOutcome>>,
     },
     /// Removal of names (and of contents no name links to any more). Applied on its own, after
     /// the group before it, so no batch counts on a content it removes.
     Delete {
         paths: Vec<PathBuf>,
         keys: Vec<String>,
-        reply: oneshot::Sender<PortResult<()>>,
+        reply: Reply<()>,
     },
     /// A checkpoint now, waited for.
-    Checkpoint {
-        reply: oneshot::Sender<PortResult<()>>,
-    },
+    Checkpoint { reply: Reply<()> },
 }
+
+/// A batch of puts as it arrives: the puts, their files, and where its answer goes.
+type Arrived = (Vec<PutRequest>, Vec<PathBuf>, Reply<Vec<PutOutcome>>);
 
 /// The writer's state (the thread owns it).
 pub struct Writer {
@@ -74,28 +74,21 @@ struct Plan {
 }
 
 impl Writer {
-    /// Apply jobs until every sender is gone.
+    /// Apply jobs until every sender is gone. Puts that arrive together form one group; a
+    /// delete or a checkpoint waits for the puts before it and runs on its own.
     pub fn run(self, jobs: Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
+        while let Some(arrived) = next_group(&jobs, GROUP_LIMIT) {
             let mut group = Vec::new();
-            let mut next = Some(first);
-            while let Some(job) = next.take() {
+            for job in arrived {
                 match job {
-                    Job::Puts { puts, paths, reply } => {
-                        group.push((puts, paths, reply));
-                        if group.len() < GROUP_LIMIT {
-                            next = jobs.try_recv().ok();
-                        }
-                    }
+                    Job::Puts { puts, paths, reply } => group.push((puts, paths, reply)),
                     Job::Delete { paths, keys, reply } => {
                         self.apply_group(std::mem::take(&mut group));
                         let _ = reply.send(self.delete(&paths, &keys));
-                        next = jobs.try_recv().ok();
                     }
                     Job::Checkpoint { reply } => {
                         self.apply_group(std::mem::take(&mut group));
                         let _ = reply.send(self.checkpoint_now());
-                        next = jobs.try_recv().ok();
                     }
                 }
             }
@@ -105,15 +98,7 @@ impl Writer {
     }
 
     /// Check every batch's conditions, log the group, flush once, then write and answer each.
-    #[allow(clippy::type_complexity)]
-    fn apply_group(
-        &self,
-        group: Vec<(
-            Vec<PutRequest>,
-            Vec<PathBuf>,
-            oneshot::Sender<PortResult<Vec<PutOutcome>>>,
-        )>,
-    ) {
+    fn apply_group(&self, group: Vec<Arrived>) {
         if group.is_empty() {
             return;
         }
@@ -123,16 +108,10 @@ impl Writer {
             .iter()
             .map(|(puts, paths, _)| self.plan(puts, paths, &mut pending, &mut entries))
             .collect();
-        let logged = if entries.is_empty() {
-            Ok(())
-        } else {
-            self.journal
-                .append(&entries)
-                .and_then(|()| self.journal.sync())
-                .map_err(|e| e.to_string())
-        };
+        let logged = self.log(&entries).map_err(|e| e.to_string());
         for ((puts, paths, reply), plan) in group.into_iter().zip(plans) {
             let answer = match (&logged, plan) {
+                // Every batch of the group gets the failure (an error is not `Clone`).
                 (Err(e), _) => Err(journal_error(std::io::Error::other(e.clone()))),
                 (Ok(()), Err(e)) => Err(e),
                 (Ok(()), Ok(plan)) => self.write(&puts, &paths, plan),
@@ -259,17 +238,21 @@ impl Writer {
         Ok(outcomes)
     }
 
+    /// Append `entries` as one record and wait until it is durable (nothing to do for none).
+    fn log(&self, entries: &[Entry]) -> std::io::Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.journal.append(entries)?;
+        self.journal.sync()
+    }
+
     fn delete(&self, paths: &[PathBuf], keys: &[String]) -> PortResult<()> {
         let entries: Vec<Entry> = keys
             .iter()
             .map(|k| Entry::Delete { key: k.clone() })
             .collect();
-        if !entries.is_empty() {
-            self.journal
-                .append(&entries)
-                .and_then(|()| self.journal.sync())
-                .map_err(journal_error)?;
-        }
+        self.log(&entries).map_err(journal_error)?;
         remove_names(&self.root, &self.objects, paths)
     }
 
@@ -277,8 +260,7 @@ impl Writer {
     /// groups), flush the filesystem once, and delete the finished segment.
     fn checkpoint_now(&self) -> PortResult<()> {
         let finished = self.journal.rotate().map_err(journal_error)?;
-        journal::sync_filesystem(&self.root).map_err(journal_error)?;
-        self.journal.retire(&[finished]).map_err(journal_error)
+        retire(&self.root, &self.journal, finished).map_err(journal_error)
     }
 
     /// Once the segment is full: rotate here, and flush and retire in the background, so the
@@ -301,8 +283,7 @@ impl Writer {
             self.checkpointing.clone(),
         );
         std::thread::spawn(move || {
-            let done = journal::sync_filesystem(&root).and_then(|()| journal.retire(&[finished]));
-            if let Err(e) = done {
+            if let Err(e) = retire(&root, &journal, finished) {
                 tracing::error!(error = %e, "object store checkpoint failed");
             }
             flag.store(false, Ordering::Release);
@@ -310,11 +291,19 @@ impl Writer {
     }
 }
 
+/// Make every file the bucket under `root` holds durable, then delete the `finished` segment
+/// (whose records describe those files).
+fn retire(root: &Path, journal: &Journal, finished: PathBuf) -> std::io::Result<()> {
+    journal::sync_filesystem(root)?;
+    journal.retire(&[finished])
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::MetadataExt as _;
 
     use bytes::Bytes;
+    use tokio::sync::oneshot;
 
     use super::*;
     use crate::embedded::dir_store::DirStore;
