@@ -44,8 +44,8 @@ use journal::Journal;
 use writer::{Job, Writer};
 
 /// Files up to this size are read on the calling thread (see `get_all`): reading and hashing
-/// 64 KiB from the page cache takes ≈ 50 µs (sha256 alone ≈ 45 µs on this machine), about the
-/// most an async thread should be held for.
+/// 64 KiB from the page cache takes ≈ 50 µs on the benchmark machine (Python's `hashlib` under
+/// `timeit`, sha256 alone 37–44 µs), about the most an async thread should be held for.
 const INLINE_READ_LIMIT: u64 = 64 << 10;
 
 /// A journal segment's size before a checkpoint: what a restart after a crash replays at most
