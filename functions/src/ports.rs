@@ -168,9 +168,11 @@ pub trait ObjectStore: Send + Sync {
             .await
     }
     /// Several puts (distinct keys) made one after another in the order given, each visible no
-    /// earlier than the ones before it: the mutable names of a publish, which readers must see
-    /// move in order. Outcomes as [`ObjectStore::put`] reports them; all durable when this
-    /// returns. The default puts one at a time; the embedded store writes one journal record.
+    /// earlier than the ones before it, stopping at the first whose condition does not hold:
+    /// the mutable names of a publish, which readers must see move in order (a timestamp never
+    /// moves over a snapshot that did not). That put and every later one report
+    /// `PreconditionFailed` and none of them is written. All durable when this returns. The
+    /// default puts one at a time; the embedded store writes one journal record.
     async fn put_in_order(
         &self,
         puts: Vec<PutRequest>,
@@ -178,9 +180,26 @@ pub trait ObjectStore: Send + Sync {
     ) -> PortResult<Vec<PutOutcome>> {
         let mut outcomes = Vec::with_capacity(puts.len());
         for p in puts {
-            outcomes.push(self.put(&p.key, p.bytes, p.condition, headers).await?);
+            let outcome = match outcomes.last() {
+                Some(PutOutcome::PreconditionFailed) => PutOutcome::PreconditionFailed,
+                _ => self.put(&p.key, p.bytes, p.condition, headers).await?,
+            };
+            outcomes.push(outcome);
         }
         Ok(outcomes)
+    }
+    /// [`ObjectStore::put_all`] of `all`, then [`ObjectStore::put_in_order`] of `in_order`, each
+    /// of those visible no earlier than every put of `all`: the names of one committed version
+    /// (its versioned names, then its mutable ones). The embedded store makes both durable with
+    /// one journal record and one flush instead of two.
+    async fn put_all_then_in_order(
+        &self,
+        all: (Vec<PutRequest>, &ObjectHeaders),
+        in_order: (Vec<PutRequest>, &ObjectHeaders),
+    ) -> PortResult<(Vec<PutOutcome>, Vec<PutOutcome>)> {
+        let first = self.put_all(all.0, all.1).await?;
+        let then = self.put_in_order(in_order.0, in_order.1).await?;
+        Ok((first, then))
     }
     /// Every key that starts with `prefix`.
     async fn list(&self, prefix: &str) -> PortResult<Vec<String>>;

@@ -102,26 +102,90 @@ async fn object_store_contract() {
                 b.name
             );
         }
-        // In order: the same outcomes, one after another.
+        // In order: one after another, stopping at the first condition that fails (a timestamp
+        // never moves over a snapshot that did not).
         let moved = s.get(&moving).await.unwrap().unwrap().etag;
+        let fresh_etag = s.get(&fresh).await.unwrap().unwrap().etag;
         let outcomes = s
             .put_in_order(
                 vec![
+                    req(&moving, b"again", PutCondition::IfMatch(moved.clone())),
                     req(&taken, b"not kept", PutCondition::IfAbsent),
-                    req(&moving, b"again", PutCondition::IfMatch(moved)),
                     req(
                         &fresh,
-                        b"newer",
-                        PutCondition::IfMatch(s.get(&fresh).await.unwrap().unwrap().etag),
+                        b"not moved",
+                        PutCondition::IfMatch(fresh_etag.clone()),
                     ),
                 ],
                 &h,
             )
             .await
             .unwrap();
-        assert_eq!(outcomes, [Failed, Written, Written], "{}", b.name);
+        assert_eq!(outcomes, [Written, Failed, Failed], "{}", b.name);
         assert_eq!(&s.get(&moving).await.unwrap().unwrap().bytes[..], b"again");
-        assert_eq!(&s.get(&fresh).await.unwrap().unwrap().bytes[..], b"newer");
+        assert_eq!(&s.get(&fresh).await.unwrap().unwrap().bytes[..], b"new");
+        // A batch then names in order: a failure in the batch does not stop the names.
+        let moved = s.get(&moving).await.unwrap().unwrap().etag;
+        let fourth = "v2/example.com/c/_trust/tuf/4.root.json".to_owned();
+        let (first, then) = s
+            .put_all_then_in_order(
+                (
+                    vec![
+                        req(&taken, b"not kept", PutCondition::IfAbsent),
+                        req(&fourth, b"fourth", PutCondition::IfAbsent),
+                    ],
+                    &h,
+                ),
+                (
+                    vec![
+                        req(&fresh, b"newer", PutCondition::IfMatch(fresh_etag)),
+                        req(&moving, b"third", PutCondition::IfMatch(moved.clone())),
+                    ],
+                    &h,
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (&first[..], &then[..]),
+            (&[Failed, Written][..], &[Written, Written][..]),
+            "{}",
+            b.name
+        );
+        // ... and a failed name stops the ones after it, whose own conditions hold.
+        let newer = s.get(&fresh).await.unwrap().unwrap().etag;
+        let (first, then) = s
+            .put_all_then_in_order(
+                (vec![req(&fourth, b"not kept", PutCondition::IfAbsent)], &h),
+                (
+                    vec![
+                        req(&moving, b"not moved", PutCondition::IfMatch(moved)),
+                        req(&fresh, b"not moved", PutCondition::IfMatch(newer)),
+                    ],
+                    &h,
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (&first[..], &then[..]),
+            (&[Failed][..], &[Failed, Failed][..]),
+            "{}",
+            b.name
+        );
+        for (k, want) in [
+            (&fourth[..], &b"fourth"[..]),
+            (&taken, b"kept"),
+            (&fresh, b"newer"),
+            (&moving, b"third"),
+        ] {
+            assert_eq!(
+                &s.get(k).await.unwrap().unwrap().bytes[..],
+                want,
+                "{}: {k}",
+                b.name
+            );
+        }
         // Several gets: in the order asked, a missing key as `None`.
         let missing = "v2/example.com/c/_trust/tuf/9.root.json".to_owned();
         let all = s
@@ -134,12 +198,12 @@ async fn object_store_contract() {
             .collect();
         assert_eq!(
             bytes,
-            [Some(&b"again"[..]), None, Some(b"newer")],
+            [Some(&b"third"[..]), None, Some(b"newer")],
             "{}",
             b.name
         );
         assert_eq!(all[2], s.get(&fresh).await.unwrap(), "{}", b.name);
-        s.delete(&[fresh, taken, moving]).await.unwrap();
+        s.delete(&[fresh, taken, moving, fourth]).await.unwrap();
         // A key that is a "directory" of others is not an object; listing is by prefix only.
         let other = "v2/example.com/cc/_trust/tuf/root.json";
         s.put(other, Bytes::from_static(b"x"), PutCondition::IfAbsent, &h)

@@ -657,6 +657,16 @@ async fn a_current_name_changed_behind_the_service_moves_forward_never_back() {
             .await;
         assert_eq!(r.status(), 200, "{}: {:?}", b.name, r.body());
         assert_eq!(served().await, root2, "{}: moved forward", b.name);
+        // The timestamp, which stopped at it (TUF serves root and timestamp by name), moved too.
+        let timestamp_key = current_key(&p.gun, "timestamp");
+        let timestamp = svc.store.get(&timestamp_key).await.unwrap().unwrap().bytes;
+        let head = svc.ledger.head(&p.gun).await.unwrap().unwrap();
+        assert_eq!(
+            notus_tuf::metadata::sha256_hex(&timestamp),
+            head.roles["timestamp"].sha256,
+            "{}",
+            b.name
+        );
 
         let newer: &[u8] = br#"{"signed":{"_type":"root","version":99},"signatures":[]}"#;
         replace(newer).await;

@@ -223,16 +223,29 @@ pub async fn materialise(
     files: &[NewFile],
     served: &BTreeMap<String, NewFile>,
 ) -> Result<(), PortError> {
-    let puts = files
+    let versioned = files
         .iter()
         .map(|f| {
             let key = layout::versioned_key(gun, &f.role, f.version);
             f.put(key, PutCondition::IfAbsent)
         })
         .collect::<Vec<_>>();
+    let mut current: Vec<&NewFile> = files
+        .iter()
+        .filter(|f| layout::has_current_name(dialect, &f.role))
+        .collect();
+    current.sort_by_key(|f| write_rank(&f.role));
+    let (moving, moves) = advancing_puts(svc, gun, &current, served).await?;
+    // One call: the versioned names, then the mutable ones in order, stopping at the first that
+    // a concurrent writer moved, so a reader (or a crash) never finds a new timestamp over an
+    // old snapshot. The embedded store logs it as one record, replayed whole or not at all.
     let immutable = svc.config.cache.headers(NameKind::Immutable);
-    let outcomes = svc.store.put_all(puts.clone(), &immutable).await?;
-    for (put, outcome) in puts.iter().zip(outcomes) {
+    let mutable = svc.config.cache.headers(NameKind::Current);
+    let (stored, moved) = svc
+        .store
+        .put_all_then_in_order((versioned.clone(), &immutable), (moves, &mutable))
+        .await?;
+    for (put, outcome) in versioned.iter().zip(stored) {
         if outcome == PutOutcome::PreconditionFailed {
             // Only the committer of a version writes it (or a repair, with the same bytes);
             // anything else is worth an alarm, and is never overwritten.
@@ -246,32 +259,23 @@ pub async fn materialise(
             }
         }
     }
-    let mut current: Vec<&NewFile> = files
-        .iter()
-        .filter(|f| layout::has_current_name(dialect, &f.role))
-        .collect();
-    current.sort_by_key(|f| write_rank(&f.role));
-    // Everything else moves first, in order, and is durable before the timestamp moves: a reader
-    // (or a crash) never finds a new timestamp over an old snapshot.
-    let (rest, timestamp): (Vec<_>, Vec<_>) =
-        current.into_iter().partition(|f| f.role != "timestamp");
-    for group in [rest, timestamp] {
-        advance_current_names(svc, gun, &group, served).await?;
+    // From the first name that did not move on, one at a time, in order.
+    for (f, outcome) in moving.into_iter().zip(moved) {
+        if outcome == PutOutcome::PreconditionFailed {
+            advance_current(svc, gun, f).await?;
+        }
     }
     Ok(())
 }
 
-/// Move the mutable names of `files` forward in one ordered batch, never backward; a name that a
-/// concurrent writer moved in the meantime is retried on its own.
-async fn advance_current_names(
+/// The puts that move the mutable names of `files` forward, never backward (and the files they
+/// move): a name that already holds its file's version or a newer one is left alone.
+async fn advancing_puts<'a>(
     svc: &Service,
     gun: &str,
-    files: &[&NewFile],
+    files: &[&'a NewFile],
     served: &BTreeMap<String, NewFile>,
-) -> Result<(), PortError> {
-    if files.is_empty() {
-        return Ok(());
-    }
+) -> Result<(Vec<&'a NewFile>, Vec<PutRequest>), PortError> {
     let keys: Vec<String> = files
         .iter()
         .map(|f| layout::current_key(gun, &f.role))
@@ -294,7 +298,11 @@ async fn advance_current_names(
         .filter(|(_, p)| p.is_none())
         .map(|(k, _)| k.clone())
         .collect();
-    let mut stored = svc.store.get_all(unpredicted).await?.into_iter();
+    let mut stored = if unpredicted.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        svc.store.get_all(unpredicted).await?.into_iter()
+    };
     let mut puts = Vec::new();
     let mut moving = Vec::new();
     for ((f, key), predicted) in files.iter().zip(keys).zip(predicted) {
@@ -307,14 +315,7 @@ async fn advance_current_names(
             moving.push(*f);
         }
     }
-    let headers = svc.config.cache.headers(NameKind::Current);
-    let outcomes = svc.store.put_in_order(puts, &headers).await?;
-    for (f, outcome) in moving.into_iter().zip(outcomes) {
-        if outcome == PutOutcome::PreconditionFailed {
-            advance_current(svc, gun, f).await?;
-        }
-    }
-    Ok(())
+    Ok((moving, puts))
 }
 
 /// The condition for moving a name that holds `stored` to `version`; `None` when it already

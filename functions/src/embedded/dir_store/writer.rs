@@ -30,8 +30,7 @@ const GROUP_LIMIT: usize = 64;
 pub enum Job {
     /// Puts, applied in the order given.
     Puts {
-        puts: Vec<PutRequest>,
-        paths: Vec<PathBuf>,
+        batch: Batch,
         reply: Reply<Vec<PutOutcome>>,
     },
     /// Removal of names (and of contents no name links to any more). Applied on its own, after
@@ -45,8 +44,18 @@ pub enum Job {
     Checkpoint { reply: Reply<()> },
 }
 
-/// A batch of puts as it arrives: the puts, their files, and where its answer goes.
-type Arrived = (Vec<PutRequest>, Vec<PathBuf>, Reply<Vec<PutOutcome>>);
+/// A batch of puts: each put's file, and where the puts start that stop at the first whose
+/// condition does not hold (`ObjectStore::put_in_order`).
+pub struct Batch {
+    pub puts: Vec<PutRequest>,
+    pub paths: Vec<PathBuf>,
+    /// Puts from this index on are in order: once one of them fails, the later ones do too,
+    /// unwritten. `puts.len()` for none.
+    pub in_order_from: usize,
+}
+
+/// A batch as it arrives, with where its answer goes.
+type Arrived = (Batch, Reply<Vec<PutOutcome>>);
 
 /// The writer's state (the thread owns it).
 pub struct Writer {
@@ -81,7 +90,7 @@ impl Writer {
             let mut group = Vec::new();
             for job in arrived {
                 match job {
-                    Job::Puts { puts, paths, reply } => group.push((puts, paths, reply)),
+                    Job::Puts { batch, reply } => group.push((batch, reply)),
                     Job::Delete { paths, keys, reply } => {
                         self.apply_group(std::mem::take(&mut group));
                         let _ = reply.send(self.delete(&paths, &keys));
@@ -106,15 +115,15 @@ impl Writer {
         let mut entries = Vec::new();
         let plans: Vec<PortResult<Plan>> = group
             .iter()
-            .map(|(puts, paths, _)| self.plan(puts, paths, &mut pending, &mut entries))
+            .map(|(batch, _)| self.plan(batch, &mut pending, &mut entries))
             .collect();
         let logged = self.log(&entries).map_err(|e| e.to_string());
-        for ((puts, paths, reply), plan) in group.into_iter().zip(plans) {
+        for ((batch, reply), plan) in group.into_iter().zip(plans) {
             let answer = match (&logged, plan) {
                 // Every batch of the group gets the failure (an error is not `Clone`).
                 (Err(e), _) => Err(journal_error(std::io::Error::other(e.clone()))),
                 (Ok(()), Err(e)) => Err(e),
-                (Ok(()), Ok(plan)) => self.write(&puts, &paths, plan),
+                (Ok(()), Ok(plan)) => self.write(&batch.puts, &batch.paths, plan),
             };
             let _ = reply.send(answer);
         }
@@ -125,16 +134,25 @@ impl Writer {
     /// if neither the store nor an earlier batch has it. A batch that fails here adds nothing.
     fn plan(
         &self,
-        puts: &[PutRequest],
-        paths: &[PathBuf],
+        batch: &Batch,
         pending: &mut Pending,
         entries: &mut Vec<Entry>,
     ) -> PortResult<Plan> {
+        let Batch {
+            puts,
+            paths,
+            in_order_from,
+        } = batch;
         let mut outcomes = Vec::with_capacity(puts.len());
+        let mut stopped = false;
         // Within the batch too: a later put sees an earlier one's name.
         let mut names: HashMap<&Path, &str> = HashMap::new();
         let shas: Vec<String> = puts.iter().map(content_address).collect();
-        for ((p, path), sha) in puts.iter().zip(paths).zip(&shas) {
+        for (i, ((p, path), sha)) in puts.iter().zip(paths).zip(&shas).enumerate() {
+            if stopped {
+                outcomes.push(PutOutcome::PreconditionFailed);
+                continue;
+            }
             let held = names
                 .get(path.as_path())
                 .copied()
@@ -151,6 +169,8 @@ impl Writer {
             };
             if holds {
                 names.insert(path, sha);
+            } else {
+                stopped = i >= *in_order_from;
             }
             outcomes.push(if holds {
                 PutOutcome::Written
@@ -340,15 +360,29 @@ mod tests {
             vec![put("k3", b"shared", PutCondition::IfAbsent)],
             vec![put("k4", b"shared", PutCondition::IfAbsent)],
             vec![put("k", b"d", PutCondition::IfMatch(etag_of(b"a")))],
+            // In order: stops at `k`, which an earlier batch moved on, so `k6` is not written.
+            vec![
+                put("k5", b"p", PutCondition::IfAbsent),
+                put("k", b"e", PutCondition::IfMatch(etag_of(b"a"))),
+                put("k6", b"q", PutCondition::IfAbsent),
+            ],
         ];
+        let in_order = batches.len() - 1;
         let mut answers = Vec::new();
         let group = batches
             .into_iter()
-            .map(|puts| {
+            .enumerate()
+            .map(|(i, puts)| {
                 let paths = puts.iter().map(|p| bucket.join(&p.key)).collect();
                 let (reply, answer) = oneshot::channel();
                 answers.push(answer);
-                (puts, paths, reply)
+                let in_order_from = if i == in_order { 0 } else { puts.len() };
+                let batch = Batch {
+                    puts,
+                    paths,
+                    in_order_from,
+                };
+                (batch, reply)
             })
             .collect();
         writer.apply_group(group);
@@ -367,12 +401,18 @@ mod tests {
                 vec![Written],
                 vec![Written],
                 vec![Refused],
+                vec![Written, Refused, Refused],
             ]
         );
         let holds = |key: &str| read(&bucket.join(key)).unwrap().map(|o| o.bytes.to_vec());
-        let expected = [("k", b"c".to_vec()), ("k2", b"x".to_vec())];
+        let expected = [
+            ("k", Some(b"c".to_vec())),
+            ("k2", Some(b"x".to_vec())),
+            ("k5", Some(b"p".to_vec())),
+            ("k6", None),
+        ];
         for (key, bytes) in &expected {
-            assert_eq!(holds(key).as_ref(), Some(bytes), "{key}");
+            assert_eq!(&holds(key), bytes, "{key}");
         }
         // The content an earlier batch brought is the one the later batch links to.
         let shared = std::fs::metadata(objects.join(etag_of(b"shared"))).unwrap();
@@ -383,7 +423,7 @@ mod tests {
         std::fs::remove_dir_all(&bucket).unwrap();
         let store = DirStore::open(&bucket, &objects, &dir.path().join("journal")).unwrap();
         for (key, bytes) in &expected {
-            assert_eq!(holds(key).as_ref(), Some(bytes), "{key} after the replay");
+            assert_eq!(&holds(key), bytes, "{key} after the replay");
         }
         drop(store);
     }
