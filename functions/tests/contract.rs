@@ -89,19 +89,19 @@ async fn object_store_contract() {
             .unwrap();
         use PutOutcome::{PreconditionFailed as Failed, Written};
         assert_eq!(outcomes, [Written, Failed, Failed, Written], "{}", b.name);
-        for (k, want) in [
-            (&fresh[..], &b"new"[..]),
-            (&taken, b"kept"),
-            (key, b"two"),
-            (&moving, b"moved"),
-        ] {
-            assert_eq!(
-                &s.get(k).await.unwrap().unwrap().bytes[..],
-                want,
-                "{}: {k}",
-                b.name
-            );
-        }
+        let holds = |wants: Vec<(String, &'static [u8])>| async move {
+            for (k, want) in wants {
+                let got = s.get(&k).await.unwrap().unwrap().bytes;
+                assert_eq!(&got[..], want, "{}: {k}", b.name);
+            }
+        };
+        holds(vec![
+            (fresh.clone(), b"new"),
+            (taken.clone(), b"kept"),
+            (key.to_owned(), b"two"),
+            (moving.clone(), b"moved"),
+        ])
+        .await;
         // In order: one after another, stopping at the first condition that fails (a timestamp
         // never moves over a snapshot that did not).
         let moved = s.get(&moving).await.unwrap().unwrap().etag;
@@ -122,8 +122,7 @@ async fn object_store_contract() {
             .await
             .unwrap();
         assert_eq!(outcomes, [Written, Failed, Failed], "{}", b.name);
-        assert_eq!(&s.get(&moving).await.unwrap().unwrap().bytes[..], b"again");
-        assert_eq!(&s.get(&fresh).await.unwrap().unwrap().bytes[..], b"new");
+        holds(vec![(moving.clone(), b"again"), (fresh.clone(), b"new")]).await;
         // A batch then names in order: a failure in the batch does not stop the names.
         let moved = s.get(&moving).await.unwrap().unwrap().etag;
         let fourth = "v2/example.com/c/_trust/tuf/4.root.json".to_owned();
@@ -173,19 +172,13 @@ async fn object_store_contract() {
             "{}",
             b.name
         );
-        for (k, want) in [
-            (&fourth[..], &b"fourth"[..]),
-            (&taken, b"kept"),
-            (&fresh, b"newer"),
-            (&moving, b"third"),
-        ] {
-            assert_eq!(
-                &s.get(k).await.unwrap().unwrap().bytes[..],
-                want,
-                "{}: {k}",
-                b.name
-            );
-        }
+        holds(vec![
+            (fourth.clone(), b"fourth"),
+            (taken.clone(), b"kept"),
+            (fresh.clone(), b"newer"),
+            (moving.clone(), b"third"),
+        ])
+        .await;
         // Several gets: in the order asked, a missing key as `None`.
         let missing = "v2/example.com/c/_trust/tuf/9.root.json".to_owned();
         let all = s

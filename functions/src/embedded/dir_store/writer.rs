@@ -7,7 +7,7 @@
 //!
 //! One thread replaced a hand-off to the blocking pool for every batch, a lock for every key
 //! stripe and a flush shared only by the batches that happened to wait at the same moment: each
-//! hand-off cost a loaded server a thread wake-up on another core, and a publish makes four
+//! hand-off cost a loaded server a thread wake-up on another core, and a publish then made four
 //! batches (docs/performance.md, profile 9). The writer wakes once for a whole group, and a
 //! group is what arrived during the last flush.
 
