@@ -49,8 +49,10 @@ fn run_python(py: &Path, args: &[&Path]) -> (bool, String) {
     )
 }
 
+/// The real clock: python-tuf checks expiry against it, so metadata signed here (a timestamp
+/// valid for one day) must be fresh by it. A fixed date made the test fail a day after it.
 fn now() -> DateTime<Utc> {
-    "2026-11-26T00:00:00Z".parse().unwrap()
+    DateTime::<Utc>::from(std::time::SystemTime::now())
 }
 
 /// Depth-first pre-order search for the role that holds `target` (TUF §5.6.7, python-tuf's
