@@ -298,11 +298,7 @@ async fn advancing_puts<'a>(
         .filter(|(_, p)| p.is_none())
         .map(|(k, _)| k.clone())
         .collect();
-    let mut stored = if unpredicted.is_empty() {
-        Vec::new().into_iter()
-    } else {
-        svc.store.get_all(unpredicted).await?.into_iter()
-    };
+    let mut stored = svc.store.get_all(unpredicted).await?.into_iter();
     let mut puts = Vec::new();
     let mut moving = Vec::new();
     for ((f, key), predicted) in files.iter().zip(keys).zip(predicted) {

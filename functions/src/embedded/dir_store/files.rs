@@ -151,12 +151,10 @@ fn unnamed_unsupported(e: &std::io::Error) -> bool {
 /// The same with a named temporary file, linked into place and removed.
 fn write_named(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = tmp_in(dir);
+    // A content already there (`Ok(false)`) holds the same bytes: its name is their sha256.
     let written = fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| match fs::hard_link(&tmp, content) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            linked => linked,
-        });
+        .and_then(|()| link_if_absent(&tmp, content).map(drop));
     let _ = fs::remove_file(&tmp);
     written
 }
