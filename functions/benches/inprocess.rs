@@ -17,7 +17,7 @@ mod common;
 
 use std::time::Duration;
 
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
 use notus_service::ops::Config;
 use notus_tuf::Envelope;
 use notus_tuf::keys::parse_key;
@@ -185,4 +185,10 @@ fn publish(c: &mut Criterion) {
 }
 
 criterion_group!(benches, envelope, validate, publish);
-criterion_main!(benches);
+
+/// `criterion_main!`, with the process set up as the binaries set theirs up.
+fn main() {
+    notus_service::disable_transparent_huge_pages();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

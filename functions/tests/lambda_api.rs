@@ -141,7 +141,14 @@ async fn api_function_answers_api_gateway_events() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Set up as every binary is (notus_service::disable_transparent_huge_pages).
+    let thp = child.id().map(notus_e2e::transparent_huge_pages_enabled);
     let _ = child.kill().await;
+    assert_eq!(
+        thp,
+        Some(false),
+        "notus-api runs with transparent huge pages off"
+    );
     let responses = std::mem::take(&mut rt.lock().unwrap().responses);
     assert_eq!(responses.len(), 3, "{responses:?}");
     let by_id = |id: &str| responses.iter().find(|(i, _)| i == id).unwrap().1.clone();

@@ -80,6 +80,17 @@ pub fn spawn_printing_url(mut cmd: std::process::Command) -> (Running, String) {
     (child, url)
 }
 
+/// Whether the process `pid` may get transparent huge pages: the `THP_enabled` line of its
+/// `/proc/<pid>/status` (Linux 5.0 and later), which reads 0 once the process turned them off.
+pub fn transparent_huge_pages_enabled(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process runs");
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled line in /proc/{pid}/status"));
+    line.trim() != "0"
+}
+
 /// Whether the Debian `notary` 0.7 client is installed. Without it the caller's test is skipped
 /// with a message, unless `NOTUS_REQUIRE_INTEROP=1` (CI), where it panics.
 pub fn notary_available() -> bool {

@@ -11,6 +11,7 @@ use notus_service::settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    notus_service::disable_transparent_huge_pages();
     let svc = settings::lambda_service("notus-api").await?;
     lambda_http::run(service_fn(move |req: Request| {
         let svc = svc.clone();

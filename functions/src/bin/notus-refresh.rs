@@ -14,6 +14,7 @@ use notus_service::settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    notus_service::disable_transparent_huge_pages();
     let svc = settings::lambda_service("notus-refresh").await?;
     let deployment = std::env::var("NOTUS_DEPLOYMENT").unwrap_or_else(|_| "notus".into());
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {

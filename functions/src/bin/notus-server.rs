@@ -118,6 +118,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 const BLOCKING_THREADS: usize = 16;
 
 fn main() -> ExitCode {
+    notus_service::disable_transparent_huge_pages();
     let args = Args::parse();
     settings::init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
