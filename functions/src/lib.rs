@@ -41,17 +41,17 @@ pub type Allocator = mimalloc::MiMalloc;
 /// notus_service::Allocator = notus_service::ALLOCATOR;`
 pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 
-/// Turn transparent huge pages off for this process: the first call of every Notus binary's
-/// `main` (and of the in-process benchmarks, so they measure the same thing).
+/// Turn transparent huge pages off for this process: the first call in every Notus binary's
+/// `main` (and in the in-process benchmarks', so they measure the same thing).
 ///
 /// mimalloc reserves its arena (1 GiB of address space) with `madvise(MADV_HUGEPAGE)`, so each
 /// first touch of 2 MiB of heap makes the kernel zero 2 MiB at once, used or not. On a virtual
 /// machine (this project's runs are on a Firecracker VM, as Lambda's are) zeroing fresh memory
-/// is slow and varies with the host: the first publish of a 100k-target collection spent 15–50 % of its
-/// time in `clear_page_erms` under `do_huge_pmd_anonymous_page`, and took 308–435 ms with a
-/// peak RSS of 85–99 MiB against 131–165 ms and 67–69 MiB without huge pages (four alternating
-/// rounds; docs/performance.md, profile 11). The setting applies to the whole process, to
-/// memory already reserved too, since the kernel checks it when a page is first touched.
+/// is slow, and its speed depends on the host: a 100k-target first publish spent 15–50 % of its
+/// CPU in `clear_page_erms`, and took 180–378 ms with a peak RSS of 93–101 MiB against
+/// 122–165 ms and 71–73 MiB with huge pages off (docs/performance.md, profile 11). The setting
+/// covers the whole process, memory reserved before it too: the kernel checks it when a page
+/// is first touched.
 pub fn disable_transparent_huge_pages() {
     // Only a performance setting: a kernel without it keeps its default, and that is all.
     let _ = rustix::thread::disable_transparent_huge_pages(true);
