@@ -15,7 +15,9 @@ from tuf.api.metadata import (Metadata, Root, Targets, Snapshot, Timestamp, Meta
 out = sys.argv[1]
 md = os.path.join(out, "metadata")
 os.makedirs(md, exist_ok=True)
-EXP = datetime(2036, 1, 1, tzinfo=timezone.utc)
+# Relative to the real clock, which the test verifies against (python_tuf.rs `now()`): a fixed
+# date would make the test fail once it passed.
+EXP = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3650)
 
 def signer(kind):
     return {"ed25519": CryptoSigner.generate_ed25519, "ecdsa": CryptoSigner.generate_ecdsa,
