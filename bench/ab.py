@@ -22,6 +22,15 @@ import server_cpu as sc  # noqa: E402
 import side_by_side as sb  # noqa: E402
 
 
+def variant_starters(variants, notary):
+    """(name, start) for each NAME=NOTUS_SERVER, then notary-server if asked for."""
+    starters = [(name, lambda b=binary: sb.start_notus(b))
+                for name, binary in (v.split("=", 1) for v in variants)]
+    if notary:
+        starters.append(("notary", sb.start_notary))
+    return starters
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("collections", help="number of collections, or a list: 4,16")
@@ -31,10 +40,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--load", default="target/release/notus-bench-load")
     args = ap.parse_args()
-    starters = [(name, lambda b=binary: sb.start_notus(b))
-                for name, binary in (v.split("=", 1) for v in args.variants)]
-    if args.notary:
-        starters.append(("notary", sb.start_notary))
+    starters = variant_starters(args.variants, args.notary)
     for _ in range(args.rounds):
         for collections, (name, start) in ((c, s) for c in map(int, args.collections.split(","))
                                            for s in starters):
