@@ -12,12 +12,20 @@
 //! then deletes the old segments. A torn record can only be the last of the last segment (a new
 //! segment starts only after the old one was flushed), and it ends the replay there.
 //!
+//! A segment is written ahead of its records with zeros, a step at a time, so that an append
+//! overwrites bytes the file already has: its flush then writes the record alone. An append that
+//! grows the file makes the flush also write the file's inode and allocate its blocks, which on
+//! ext4 without a journal is another synchronous write per flush (profile 12 of
+//! docs/performance.md). Zeros are not a record, so replay stops there as at a torn record; a
+//! finished segment is cut back to its records, so only the last one can have a zero tail.
+//!
 //! Record: `magic (4) | payload length (u32 LE) | crc32 of payload (u32 LE) | payload`, where the
 //! payload is `count (u32 LE)` entries, each `tag (u8) | key length (u16 LE) | key` and, for a
 //! put, `sha256 (32)` and, when the record brings the content, `length (u32 LE) | bytes`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +37,10 @@ const HEADER: usize = 12;
 const TAG_PUT_WITH_CONTENT: u8 = 1;
 const TAG_PUT: u8 = 2;
 const TAG_DELETE: u8 = 3;
+
+/// How far ahead of the records a segment is zero-filled: one append in this many bytes' worth
+/// changes the file's size (and flushes its inode); the others only overwrite zeros.
+const ZEROED_STEP: u64 = 1 << 20;
 
 /// One effect on the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +59,10 @@ pub enum Entry {
 struct Segment {
     number: u64,
     file: Arc<File>,
+    /// Bytes of records.
     len: u64,
+    /// Bytes in the file: the records, then zeros.
+    zeroed: u64,
 }
 
 /// What a crash left: the entries to replay, in order, and the segments they came from (to be
@@ -83,12 +98,25 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn create_segment(dir: &Path, number: u64) -> io::Result<File> {
+    // Not `append`: records are written at their offset, over the zeros ahead of them.
     let file = OpenOptions::new()
-        .append(true)
+        .write(true)
         .create_new(true)
         .open(segment_path(dir, number))?;
     sync_dir(dir)?;
     Ok(file)
+}
+
+/// Write `len` zero bytes into `file` at `at`.
+fn write_zeros(file: &File, mut at: u64, len: u64) -> io::Result<()> {
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let end = at + len;
+    while at < end {
+        let n = (end - at).min(ZEROS.len() as u64);
+        file.write_all_at(&ZEROS[..n as usize], at)?;
+        at += n;
+    }
+    Ok(())
 }
 
 impl Journal {
@@ -121,6 +149,13 @@ impl Journal {
                     ),
                 ));
             }
+            // The last segment's zero tail, or a torn record, is cut off: the segment after it
+            // starts now, so it must be exactly its records, like every finished segment.
+            if read < data.len() {
+                let file = OpenOptions::new().write(true).open(&path)?;
+                file.set_len(read as u64)?;
+                file.sync_all()?;
+            }
             segments.push(path);
         }
         let number = numbers.last().map_or(0, |n| n + 1);
@@ -132,6 +167,7 @@ impl Journal {
                 number,
                 file: Arc::new(file),
                 len: 0,
+                zeroed: 0,
             }),
             failed: AtomicBool::new(false),
         };
@@ -159,8 +195,14 @@ impl Journal {
         self.check()?;
         let record = encode(entries)?;
         let mut cur = lock(&self.current)?;
-        self.failing((&*cur.file).write_all(&record))?;
-        cur.len += record.len() as u64;
+        let end = cur.len + record.len() as u64;
+        self.failing(cur.file.write_all_at(&record, cur.len))?;
+        if end > cur.zeroed {
+            let zeroed = (end / ZEROED_STEP + 1) * ZEROED_STEP;
+            self.failing(write_zeros(&cur.file, end, zeroed - end))?;
+            cur.zeroed = zeroed;
+        }
+        cur.len = end;
         Ok(())
     }
 
@@ -182,7 +224,10 @@ impl Journal {
     pub fn rotate(&self) -> io::Result<PathBuf> {
         self.check()?;
         let mut cur = lock(&self.current)?;
-        self.failing(cur.file.sync_data())?;
+        // A finished segment is exactly its records (no zero tail), so a reopening can tell a
+        // damaged one from a whole one.
+        self.failing(cur.file.set_len(cur.len))?;
+        self.failing(cur.file.sync_all())?;
         let next = cur.number + 1;
         let file = self.failing(create_segment(&self.dir, next))?;
         let finished = segment_path(&self.dir, cur.number);
@@ -190,6 +235,7 @@ impl Journal {
             number: next,
             file: Arc::new(file),
             len: 0,
+            zeroed: 0,
         };
         Ok(finished)
     }
@@ -408,9 +454,11 @@ mod tests {
     }
 
     /// Reopening yields what was appended, in order, across segments; a torn tail of the last
-    /// segment is dropped, a damaged older segment is an error, and retired segments are gone.
+    /// segment is dropped (and cut off), a damaged older segment is an error, and retired
+    /// segments are gone.
     #[test]
     fn reopening_returns_the_records_and_rotation_retires_segments() {
+        use std::io::Write as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let (j, rec) = Journal::open(&path, 1 << 20).unwrap();
@@ -421,14 +469,21 @@ mod tests {
         j.append(&sample()[1..]).unwrap();
         j.sync().unwrap();
         drop(j);
-        // A torn record at the end of the last segment (number 1).
+        // A torn record right after the last segment's records (number 1), over its zeros.
         let last = segment_path(&path, 1);
-        let mut f = OpenOptions::new().append(true).open(&last).unwrap();
-        f.write_all(&encode(&sample()).unwrap()[..20]).unwrap();
+        let records = encode(&sample()[1..]).unwrap().len() as u64;
+        let f = OpenOptions::new().write(true).open(&last).unwrap();
+        f.write_all_at(&encode(&sample()).unwrap()[..20], records)
+            .unwrap();
         drop(f);
         let (j, rec) = Journal::open(&path, 1 << 20).unwrap();
         assert_eq!(rec.entries, sample());
         assert_eq!(rec.segments, [old.clone(), last.clone()]);
+        assert_eq!(
+            fs::metadata(&last).unwrap().len(),
+            records,
+            "cut to its records"
+        );
         j.retire(&rec.segments).unwrap();
         assert!(!old.exists() && !last.exists());
         drop(j);
@@ -438,14 +493,40 @@ mod tests {
         // The same tear in a segment that is not the last is damage, not a crash.
         let dir = tempfile::tempdir().unwrap();
         let (j, _) = Journal::open(dir.path(), 1 << 20).unwrap();
+        j.rotate().unwrap();
         let mut f = OpenOptions::new()
             .append(true)
             .open(segment_path(dir.path(), 0))
             .unwrap();
         f.write_all(&encode(&sample()).unwrap()[..20]).unwrap();
-        j.rotate().unwrap();
-        drop(j);
+        drop((f, j));
         let err = Journal::open(dir.path(), 1 << 20).err().unwrap();
         assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    /// Appends land in zeros written ahead of them: the file grows a whole step at a time, not
+    /// with every record, and a finished segment is cut back to its records.
+    #[test]
+    fn appends_overwrite_zeros_written_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(dir.path(), 1 << 30).unwrap();
+        let size = || fs::metadata(segment_path(dir.path(), 0)).unwrap().len();
+        let record = encode(&sample()).unwrap().len() as u64;
+        j.append(&sample()).unwrap();
+        assert_eq!(size(), ZEROED_STEP);
+        j.append(&sample()).unwrap();
+        j.sync().unwrap();
+        assert_eq!(size(), ZEROED_STEP, "the second record overwrote zeros");
+        // A step's worth of records grows the file by one more step.
+        let more = ZEROED_STEP / record;
+        for _ in 0..more {
+            j.append(&sample()).unwrap();
+        }
+        assert_eq!(size(), 2 * ZEROED_STEP);
+        j.rotate().unwrap();
+        assert_eq!(size(), (more + 2) * record);
+        drop(j);
+        let (_j, rec) = Journal::open(dir.path(), 1 << 30).unwrap();
+        assert_eq!(rec.entries.len(), (more as usize + 2) * sample().len());
     }
 }
