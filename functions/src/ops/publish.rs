@@ -145,7 +145,7 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
     let mut new_files: Vec<NewFile> = update
         .files
         .into_iter()
-        .map(|f| NewFile::new(&f.role, f.version, f.bytes))
+        .map(|f| NewFile::hashed(&f.role, f.version, f.bytes, &f.sha256))
         .chain(generated)
         .collect();
     let snapshot = new_files

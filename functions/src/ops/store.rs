@@ -35,12 +35,17 @@ pub struct NewFile {
 impl NewFile {
     /// A file and its hash.
     pub fn new(role: &str, version: u64, bytes: Vec<u8>) -> Self {
-        let sha256 = notus_tuf::metadata::sha256_hex(&bytes);
+        let sha256 = notus_tuf::metadata::sha256(&bytes);
+        Self::hashed(role, version, bytes, &sha256)
+    }
+
+    /// A file whose sha256 is already known (validation computed it).
+    pub fn hashed(role: &str, version: u64, bytes: Vec<u8>, sha256: &[u8; 32]) -> Self {
         NewFile {
             role: role.to_owned(),
             version,
             bytes: Bytes::from(bytes),
-            sha256,
+            sha256: hex::encode(sha256),
         }
     }
 

@@ -90,6 +90,20 @@ pub fn check_length_and_hashes(
     require_hash: bool,
     data: &[u8],
 ) -> Result<(), Rejection> {
+    check_length_and_hashes_of(dialect, label, length, hashes, require_hash, data, None)
+}
+
+/// [`check_length_and_hashes`] for data whose sha256 is already known (a parsed file carries
+/// it, [`envelope::Stored`]), so that hash is compared rather than computed again.
+pub fn check_length_and_hashes_of(
+    dialect: Dialect,
+    label: &str,
+    length: Option<u64>,
+    hashes: Option<&Hashes>,
+    require_hash: bool,
+    data: &[u8],
+    sha256: Option<&[u8; 32]>,
+) -> Result<(), Rejection> {
     if let Some(len) = length
         && len != data.len() as u64
     {
@@ -114,7 +128,11 @@ pub fn check_length_and_hashes(
         let want = dialect
             .decode_bytes(expected, "hashes")
             .map_err(|_| mismatch())?;
-        if alg.digest(data) != want {
+        let got = match (alg, sha256) {
+            (HashAlgorithm::Sha256, Some(known)) => known.to_vec(),
+            _ => alg.digest(data),
+        };
+        if got != want {
             return Err(mismatch());
         }
     }
@@ -145,5 +163,47 @@ mod tests {
             super::sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    /// With the sha256 known, a record of these bytes' hashes passes and a record of other
+    /// bytes fails, in both dialects and whether the record has sha256 alone or with sha512.
+    #[test]
+    fn a_known_sha256_is_checked_like_a_computed_one() {
+        use super::*;
+        let (data, other) = (b"the file".as_slice(), b"another file".as_slice());
+        for dialect in [Dialect::Notary, Dialect::Tuf] {
+            let (both, len) = describe(dialect, data);
+            let (wrong, _) = describe(dialect, other);
+            let only = |h: &Hashes| -> Hashes {
+                h.iter()
+                    .filter(|(k, _)| *k == "sha256")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            };
+            let known = sha256(data);
+            for (record, ok) in [
+                (both.clone(), true),
+                (only(&both), true),
+                (only(&wrong), false),
+            ] {
+                for sha in [None, Some(&known)] {
+                    let r = check_length_and_hashes_of(
+                        dialect,
+                        "targets",
+                        Some(len),
+                        Some(&record),
+                        true,
+                        data,
+                        sha,
+                    );
+                    assert_eq!(
+                        r.is_ok(),
+                        ok,
+                        "{dialect:?} {record:?} known: {}",
+                        sha.is_some()
+                    );
+                }
+            }
+        }
     }
 }

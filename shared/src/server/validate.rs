@@ -62,6 +62,8 @@ pub struct ValidatedFile {
     pub version: u64,
     /// Exact uploaded bytes.
     pub bytes: Vec<u8>,
+    /// sha256 of `bytes` (computed once, when they were parsed).
+    pub sha256: [u8; 32],
 }
 
 /// What happens to the snapshot.
@@ -623,6 +625,7 @@ pub fn validate_update(
             role: "snapshot".into(),
             version: stored.value.version,
             bytes: stored.bytes,
+            sha256: stored.sha256,
         });
         snapshot_plan = SnapshotPlan::Uploaded;
     } else {
@@ -672,6 +675,7 @@ pub fn validate_update(
             role: "root".into(),
             version: root.value.version,
             bytes: root.bytes.clone(),
+            sha256: root.sha256,
         });
     }
     for name in order {
@@ -680,6 +684,7 @@ pub fn validate_update(
                 role: name,
                 version: t.value.version,
                 bytes: t.bytes,
+                sha256: t.sha256,
             });
         }
     }
@@ -827,7 +832,7 @@ fn validate_snapshot(
         }
     }
     // Every uploaded role must be recorded, and match (Notary's check, §5.3 step 4).
-    let check = |role: &str, bytes: &[u8], version: u64| -> Result2<()> {
+    let check = |role: &str, bytes: &[u8], sha256: &[u8; 32], version: u64| -> Result2<()> {
         let m = value.meta.get(&dialect.meta_key(role)).ok_or_else(|| {
             err(Rejection::invalid(
                 "snapshot",
@@ -843,28 +848,29 @@ fn validate_snapshot(
                 got: version,
             }));
         }
-        metadata::check_length_and_hashes(
+        metadata::check_length_and_hashes_of(
             dialect,
             role,
             m.length,
             m.hashes.as_ref(),
             dialect == Dialect::Notary,
             bytes,
+            Some(sha256),
         )
         .map_err(|_| {
             // notary-server names the uploaded file's sha256 (hex) as "expected".
             err(Rejection::LengthOrHashMismatch {
                 role: role.to_owned(),
                 algorithm: "sha256".into(),
-                expected: metadata::sha256_hex(bytes),
+                expected: hex::encode(sha256),
             })
         })
     };
     for (name, t) in &view.validated {
-        check(name, &t.bytes, t.value.version)?;
+        check(name, &t.bytes, &t.sha256, t.value.version)?;
     }
     if dialect == Dialect::Notary {
-        check("root", &root.bytes, root.value.version)?;
+        check("root", &root.bytes, &root.sha256, root.value.version)?;
     }
     // Stricter than notary-server (invariant I1): every other record must describe the file
     // currently stored under that role, so the new snapshot never points at nothing.
@@ -878,7 +884,7 @@ fn validate_snapshot(
         }
         match current.files.get(role) {
             Some(f) if role != "snapshot" && role != "timestamp" => {
-                check(role, &f.bytes, f.version)?
+                check(role, &f.bytes, &metadata::sha256(&f.bytes), f.version)?
             }
             _ => {
                 return Err(err(Rejection::invalid(
