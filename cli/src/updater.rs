@@ -414,5 +414,6 @@ pub fn check_target(dialect: Dialect, info: &TargetFile, data: &[u8]) -> Result<
         Some(&info.hashes),
         true,
         data,
+        None,
     )
 }

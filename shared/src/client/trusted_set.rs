@@ -384,6 +384,7 @@ impl TrustedMetadataSet {
                 meta.hashes.as_ref(),
                 self.dialect == Dialect::Notary,
                 data,
+                None,
             )?;
         }
         let new: Stored<Snapshot> = load(self.dialect, RoleType::Snapshot, "snapshot", data)?;
@@ -467,6 +468,7 @@ impl TrustedMetadataSet {
                 m.hashes.as_ref(),
                 true,
                 &self.root.bytes,
+                Some(&self.root.sha256),
             )
             .is_ok(),
         )
@@ -508,6 +510,7 @@ impl TrustedMetadataSet {
             meta.hashes.as_ref(),
             self.dialect == Dialect::Notary,
             data,
+            None,
         )?;
         let new: Stored<Targets> = load(self.dialect, RoleType::Targets, role, data)?;
         // §5.6.3: signatures by the delegator's authorised keys.

@@ -81,21 +81,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Check a file's bytes against a recorded length and hashes (TUF 5.x "length and hashes" steps;
 /// Notary's checksum check). Every listed algorithm must be known and match (python-tuf refuses an
 /// unknown algorithm rather than skipping it); at least one hash must be present when
-/// `require_hash` is set.
+/// `require_hash` is set. `sha256` is the bytes' sha256 where it is already known (a parsed file
+/// carries it, [`envelope::Stored`]): it is compared rather than computed again.
 pub fn check_length_and_hashes(
-    dialect: Dialect,
-    label: &str,
-    length: Option<u64>,
-    hashes: Option<&Hashes>,
-    require_hash: bool,
-    data: &[u8],
-) -> Result<(), Rejection> {
-    check_length_and_hashes_of(dialect, label, length, hashes, require_hash, data, None)
-}
-
-/// [`check_length_and_hashes`] for data whose sha256 is already known (a parsed file carries
-/// it, [`envelope::Stored`]), so that hash is compared rather than computed again.
-pub fn check_length_and_hashes_of(
     dialect: Dialect,
     label: &str,
     length: Option<u64>,
@@ -187,7 +175,7 @@ mod tests {
                 (only(&wrong), false),
             ] {
                 for sha in [None, Some(&known)] {
-                    let r = check_length_and_hashes_of(
+                    let r = check_length_and_hashes(
                         dialect,
                         "targets",
                         Some(len),

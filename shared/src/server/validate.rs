@@ -848,7 +848,7 @@ fn validate_snapshot(
                 got: version,
             }));
         }
-        metadata::check_length_and_hashes_of(
+        metadata::check_length_and_hashes(
             dialect,
             role,
             m.length,
