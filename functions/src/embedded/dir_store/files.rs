@@ -187,12 +187,16 @@ fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
     use rustix::io::Errno;
     match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
-        Ok(()) => {
-            // `path` is already right; a link left behind here is only space (no key lists or
-            // serves a temporary name).
-            let _ = fs::remove_file(tmp);
-            Ok(())
-        }
+        Ok(()) => match fs::remove_file(tmp) {
+            // A directory stood at `path` (a rename would have refused it): swap it back.
+            Err(e) if fs::symlink_metadata(tmp).is_ok_and(|m| m.is_dir()) => {
+                renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE)?;
+                Err(e)
+            }
+            // `path` is right; a link left behind here is only space (no key lists or serves
+            // a temporary name).
+            _ => Ok(()),
+        },
         Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => fs::rename(tmp, path),
         Err(e) => Err(e.into()),
     }
@@ -383,5 +387,17 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(entries, ["targets.json"]);
+
+        // A directory where the name goes is refused, as a rename refuses it, and stays.
+        let taken = dir.path().join("gun").join("snapshot.json");
+        fs::create_dir(&taken).unwrap();
+        assert!(link_atomically(&new, &taken).is_err());
+        assert!(taken.is_dir());
+        let mut entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        entries.sort();
+        assert_eq!(entries, ["snapshot.json", "targets.json"]);
     }
 }
