@@ -45,7 +45,7 @@ impl NewFile {
             role: role.to_owned(),
             version,
             bytes: Bytes::from(bytes),
-            sha256: hex::encode(sha256),
+            sha256: notus_tuf::metadata::hex_of_sha256(sha256),
         }
     }
 

@@ -75,7 +75,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 /// the embedded store uses as content address and etag, a put carries, and Notary's checksum
 /// error names. Written once so that those can only agree.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(sha256(data))
+    hex_of_sha256(&sha256(data))
+}
+
+/// [`sha256_hex`] of a digest already computed.
+pub fn hex_of_sha256(digest: &[u8; 32]) -> String {
+    hex::encode(digest)
 }
 
 /// Check a file's bytes against a recorded length and hashes (TUF 5.x "length and hashes" steps;

@@ -862,7 +862,7 @@ fn validate_snapshot(
             err(Rejection::LengthOrHashMismatch {
                 role: role.to_owned(),
                 algorithm: "sha256".into(),
-                expected: hex::encode(sha256),
+                expected: metadata::hex_of_sha256(sha256),
             })
         })
     };
