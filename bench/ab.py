@@ -12,6 +12,7 @@ incremental updates through bench/load, and prints the rate, p50 and the server'
 publish. The data directories are removed only when this process ends, and the load generator
 writes no files, so no run's clean-up lands between two others: on ext4 without a journal,
 files deleted in the last minutes slow the next server's file creation (profile 7).
+`--keep` leaves them for the next runs too (profile 12).
 """
 import argparse
 import pathlib
@@ -39,6 +40,9 @@ def main():
     ap.add_argument("--notary", action="store_true", help="notary-server as one more variant")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--load", default="target/release/notus-bench-load")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data directories (listed at the end) so that the next run is "
+                         "not slowed by their deletion; remove them when measuring is done")
     args = ap.parse_args()
     starters = variant_starters(args.variants, args.notary)
     for _ in range(args.rounds):
@@ -55,6 +59,9 @@ def main():
                       flush=True)
             finally:
                 srv.stop()
+    if args.keep:
+        print("kept:", *sb.LEFT_BEHIND, file=sys.stderr)
+        sb.LEFT_BEHIND.clear()
 
 
 if __name__ == "__main__":
