@@ -52,6 +52,10 @@ pub struct ServiceArgs {
     /// Most delegations one targets role may make.
     #[arg(long, env = "NOTUS_MAX_DELEGATIONS", default_value_t = 10_000)]
     pub max_delegations: usize,
+    /// Bytes of committed metadata kept in memory, so a publish need not read back the files
+    /// the one before it wrote (0: none).
+    #[arg(long, env = "NOTUS_CONTENT_CACHE_BYTES", default_value_t = 16 << 20)]
+    pub content_cache_bytes: usize,
     /// Longest a client may take to send one request.
     #[arg(long, env = "NOTUS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub request_timeout: Duration,
@@ -134,6 +138,7 @@ impl ServiceArgs {
             gun_prefixes,
             max_targets: self.max_targets,
             max_delegations: self.max_delegations,
+            content_cache_bytes: self.content_cache_bytes,
             request_timeout: self
                 .request_timeout
                 .to_std()
@@ -243,13 +248,7 @@ pub fn embedded_service(data_dir: &Path, config: Config) -> anyhow::Result<Servi
         keys,
     } = embedded::open(data_dir)
         .with_context(|| format!("opening data directory {}", data_dir.display()))?;
-    Ok(Service {
-        store,
-        ledger,
-        keys,
-        config,
-        clock: system_clock(),
-    })
+    Ok(Service::new(store, ledger, keys, config, system_clock()))
 }
 
 /// A service on S3, DynamoDB and KMS from the standard AWS configuration.
@@ -264,13 +263,13 @@ pub async fn aws_service(args: &AwsArgs, config: Config) -> anyhow::Result<Servi
             .await
             .context("creating AWS resources")?;
     }
-    Ok(Service {
-        store: Arc::new(aws::S3Store::new(&conf, &args.bucket)),
-        ledger: Arc::new(aws::DynamoLedger::new(&conf, &args.table)),
-        keys: Arc::new(aws::KmsKeys::new(&conf, &args.kms_key).tagged(args.key_tag()?)),
+    Ok(Service::new(
+        Arc::new(aws::S3Store::new(&conf, &args.bucket)),
+        Arc::new(aws::DynamoLedger::new(&conf, &args.table)),
+        Arc::new(aws::KmsKeys::new(&conf, &args.kms_key).tagged(args.key_tag()?)),
         config,
-        clock: system_clock(),
-    })
+        system_clock(),
+    ))
 }
 
 /// Structured log lines on stderr: `key=value` by default, JSON with `NOTUS_LOG_FORMAT=json`

@@ -148,6 +148,50 @@ async fn futures_join(
     out
 }
 
+/// A publish validates against the head's files as the publish before it staged them, kept in
+/// memory: the store is not read for them. Another service on the same ports (another Lambda
+/// instance, a restarted server) starts with none and reads them, and refuses to go on without
+/// one the ledger names.
+#[tokio::test]
+async fn the_head_s_files_come_from_the_cache_of_contents_or_the_store() {
+    use notus_service::ops::Service;
+    for b in backends(config()).await {
+        let svc = &b.svc;
+        let mut p = Publisher::new(svc, "example.com/cached", 4).await;
+        assert_eq!(p.publish_initial(svc).await.status(), 200, "{}", b.name);
+        let head = svc.ledger.head(&p.gun).await.unwrap().unwrap();
+        let root_key = format!(
+            "v2/{}/_trust/tuf/root.{}.json",
+            p.gun, head.roles["root"].sha256
+        );
+        svc.store
+            .delete(std::slice::from_ref(&root_key))
+            .await
+            .unwrap();
+
+        let r = p.publish_next(svc, "app-2.0", b"second").await;
+        assert_eq!(r.status(), 200, "{}: {:?}", b.name, r.body());
+
+        let fresh = Service::new(
+            svc.store.clone(),
+            svc.ledger.clone(),
+            svc.keys.clone(),
+            svc.config.clone(),
+            svc.clock.clone(),
+        );
+        let before = svc.ledger.head(&p.gun).await.unwrap();
+        let r = p.publish_next(&fresh, "app-3.0", b"third").await;
+        assert_eq!(
+            (r.status().as_u16(), error_code(&r).as_str()),
+            (500, "UPDATING"),
+            "{}: {:?}",
+            b.name,
+            r.body()
+        );
+        assert_eq!(svc.ledger.head(&p.gun).await.unwrap(), before, "{}", b.name);
+    }
+}
+
 #[tokio::test]
 async fn refused_upload_changes_nothing() {
     for b in backends(config()).await {

@@ -17,6 +17,7 @@
 //! `timestamp.json` lags the ledger and materialises the head first (I3).
 
 pub mod changefeed;
+mod contents;
 pub mod delete;
 pub mod keys;
 pub mod publish;
@@ -31,6 +32,7 @@ use notus_tuf::server::NotaryError;
 
 use crate::layout::CachePolicy;
 use crate::ports::{KeyService, Ledger, ObjectStore, PortError};
+pub use contents::ContentCache;
 
 /// The time source (tests move it).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -68,6 +70,8 @@ pub struct Config {
     /// Only GUNs starting with one of these are served (Notary's `repositories.gun_prefixes`;
     /// each ends in `/`). Empty: every valid GUN.
     pub gun_prefixes: Vec<String>,
+    /// Bytes of committed files kept in memory between publishes (`contents.rs`).
+    pub content_cache_bytes: usize,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             max_targets: 1_000_000,
             max_delegations: 10_000,
             request_timeout: std::time::Duration::from_secs(60),
+            content_cache_bytes: 16 << 20,
         }
     }
 }
@@ -122,9 +127,30 @@ pub struct Service {
     pub config: Config,
     /// Time.
     pub clock: Clock,
+    /// Committed files recently staged or read, by sha256.
+    pub contents: Arc<ContentCache>,
 }
 
 impl Service {
+    /// A service on these ports, with an empty cache of `config.content_cache_bytes`.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        ledger: Arc<dyn Ledger>,
+        keys: Arc<dyn KeyService>,
+        config: Config,
+        clock: Clock,
+    ) -> Self {
+        let contents = Arc::new(ContentCache::new(config.content_cache_bytes));
+        Service {
+            store,
+            ledger,
+            keys,
+            config,
+            clock,
+            contents,
+        }
+    }
+
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()

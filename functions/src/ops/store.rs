@@ -114,47 +114,63 @@ fn checked_file(
     Ok(file)
 }
 
-/// Read one committed file by its content address and check it is what the ledger says.
+/// One committed file, from the cache of contents or read by its content address and checked
+/// against the ledger.
 pub async fn load_file(
     svc: &Service,
     gun: &str,
     role: &str,
     rec: &RoleRecord,
 ) -> ApiResult<NewFile> {
-    let key = layout::hashed_key(gun, role, &rec.sha256);
-    let obj = svc.store.get(&key).await.map_err(backend)?;
-    checked_file(svc, gun, role, rec, &key, obj)
+    let (mut files, _) = read_files(svc, gun, &[(role, rec)], &[]).await?;
+    Ok(files.remove(role).expect("one file per role asked for"))
 }
 
-/// Read the files of `roles` (all of the head's when `None`) in one batch, together with the
-/// objects under `also`.
+/// The head's records of `roles` (all of them when `None`).
+fn records<'h>(head: &'h Head, roles: Option<&[&str]>) -> Vec<(&'h str, &'h RoleRecord)> {
+    head.roles
+        .iter()
+        .filter(|(r, _)| roles.is_none_or(|rs| rs.contains(&r.as_str())))
+        .map(|(r, rec)| (r.as_str(), rec))
+        .collect()
+}
+
+/// The committed files `wanted` (role and ledger record), from the cache of contents or read
+/// in one batch together with the objects under `also`.
 async fn read_files(
     svc: &Service,
     gun: &str,
-    head: &Head,
-    roles: Option<&[&str]>,
+    wanted: &[(&str, &RoleRecord)],
     also: &[String],
 ) -> ApiResult<(BTreeMap<String, NewFile>, Vec<Option<Object>>)> {
-    let wanted: Vec<(&String, &RoleRecord, String)> = head
-        .roles
-        .iter()
-        .filter(|(r, _)| roles.is_none_or(|rs| rs.contains(&r.as_str())))
-        .map(|(r, rec)| (r, rec, layout::hashed_key(gun, r, &rec.sha256)))
-        .collect();
-    let keys = wanted
+    let mut files = BTreeMap::new();
+    let mut to_read = Vec::new();
+    for &(role, rec) in wanted {
+        match svc.contents.get(&rec.sha256) {
+            Some(bytes) => {
+                let file = NewFile {
+                    role: role.to_owned(),
+                    version: rec.version,
+                    bytes,
+                    sha256: rec.sha256.clone(),
+                };
+                files.insert(role.to_owned(), file);
+            }
+            None => to_read.push((role, rec, layout::hashed_key(gun, role, &rec.sha256))),
+        }
+    }
+    let keys = to_read
         .iter()
         .map(|(_, _, k)| k.clone())
         .chain(also.iter().cloned())
         .collect();
     let mut objects = svc.store.get_all(keys).await.map_err(backend)?;
-    let extra = objects.split_off(wanted.len());
-    let files = wanted
-        .into_iter()
-        .zip(objects)
-        .map(|((role, rec, key), obj)| {
-            checked_file(svc, gun, role, rec, &key, obj).map(|f| (role.clone(), f))
-        })
-        .collect::<ApiResult<_>>()?;
+    let extra = objects.split_off(to_read.len());
+    for ((role, rec, key), obj) in to_read.into_iter().zip(objects) {
+        let file = checked_file(svc, gun, role, rec, &key, obj)?;
+        svc.contents.insert(&file.sha256, &file.bytes);
+        files.insert(role.to_owned(), file);
+    }
     Ok((files, extra))
 }
 
@@ -168,7 +184,7 @@ pub async fn load_files(
     roles: Option<&[&str]>,
 ) -> ApiResult<BTreeMap<String, NewFile>> {
     let served_key = layout::current_key(gun, "timestamp");
-    let (files, mut extra) = read_files(svc, gun, head, roles, &[served_key]).await?;
+    let (files, mut extra) = read_files(svc, gun, &records(head, roles), &[served_key]).await?;
     let served = extra.pop().flatten();
     repair(svc, gun, head, &files, served).await?;
     Ok(files)
@@ -192,8 +208,9 @@ pub fn repo_state(files: &BTreeMap<String, NewFile>) -> RepoState {
     }
 }
 
-/// Step 1: write every file under its content address, in one batch. An existing object under
-/// a content address already has these bytes.
+/// Step 1: write every file under its content address, in one batch, and keep them in the
+/// cache of contents for the next publish. An existing object under a content address already
+/// has these bytes.
 pub async fn stage(svc: &Service, gun: &str, files: &[NewFile]) -> ApiResult<()> {
     let puts = files
         .iter()
@@ -204,6 +221,9 @@ pub async fn stage(svc: &Service, gun: &str, files: &[NewFile]) -> ApiResult<()>
         .collect();
     let headers = svc.config.cache.headers(NameKind::Immutable);
     svc.store.put_all(puts, &headers).await.map_err(backend)?;
+    for f in files {
+        svc.contents.insert(&f.sha256, &f.bytes);
+    }
     Ok(())
 }
 
@@ -384,7 +404,7 @@ async fn repair(
     let all: Vec<NewFile> = if files.len() == head.roles.len() {
         files.values().cloned().collect()
     } else {
-        read_files(svc, gun, head, None, &[])
+        read_files(svc, gun, &records(head, None), &[])
             .await?
             .0
             .into_values()

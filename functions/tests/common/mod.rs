@@ -76,13 +76,7 @@ pub fn embedded_backend(config: Config) -> Backend {
     let clock = TestClock::new();
     Backend {
         name: "embedded",
-        svc: Service {
-            store,
-            ledger,
-            keys,
-            config,
-            clock: clock.clock(),
-        },
+        svc: Service::new(store, ledger, keys, config, clock.clock()),
         clock,
         _dir: Some(dir),
     }
@@ -108,13 +102,13 @@ pub async fn aws_backend(config: Config) -> Option<Backend> {
     let clock = TestClock::new();
     Some(Backend {
         name: "aws-emulator",
-        svc: Service {
-            store: Arc::new(aws::S3Store::new(&conf, &bucket)),
-            ledger: Arc::new(aws::DynamoLedger::new(&conf, &table)),
-            keys: Arc::new(aws::KmsKeys::new(&conf, &alias)),
+        svc: Service::new(
+            Arc::new(aws::S3Store::new(&conf, &bucket)),
+            Arc::new(aws::DynamoLedger::new(&conf, &table)),
+            Arc::new(aws::KmsKeys::new(&conf, &alias)),
             config,
-            clock: clock.clock(),
-        },
+            clock.clock(),
+        ),
         clock,
         _dir: None,
     })
