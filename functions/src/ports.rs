@@ -357,8 +357,13 @@ pub trait KeyService: Send + Sync {
     async fn default_key(&self) -> PortResult<ServerKey>;
     /// A new key dedicated to one collection.
     async fn create_key(&self) -> PortResult<ServerKey>;
-    /// A fixed-width (r‖s) ECDSA P-256 SHA-256 signature over `payload`. The payload, not its
-    /// digest, so that a local signer can hash and sign in one library call; a remote one
-    /// (KMS) sends only the digest.
-    async fn sign(&self, key_ref: &str, payload: &[u8]) -> PortResult<Vec<u8>>;
+    /// A fixed-width (r‖s) ECDSA P-256 SHA-256 signature over `payload` by `key`, which
+    /// verifies under `key.public_der`: a signer holding another key under `key.key_ref` (a
+    /// misconfiguration, a key file restored from elsewhere) fails instead, so the service never
+    /// publishes metadata no client can verify. A local signer proves it by comparing the public
+    /// halves (verifying its own signature cost 8 % of a loaded server's request threads,
+    /// docs/performance.md, profile 13); a remote one (KMS) verifies the signature it got back.
+    /// The payload, not its digest, so that a local signer can hash and sign in one library
+    /// call; a remote one sends only the digest.
+    async fn sign(&self, key: &ServerKey, payload: &[u8]) -> PortResult<Vec<u8>>;
 }

@@ -469,7 +469,7 @@ async fn key_service_contract() {
         assert_ne!(n1.public_der, n2.public_der);
         assert_ne!(n1.public_der, d1.public_der);
         for key in [&d1, &n1] {
-            let sig = k.sign(&key.key_ref, b"payload").await.unwrap();
+            let sig = k.sign(key, b"payload").await.unwrap();
             assert_eq!(sig.len(), 64, "{}: fixed-width r||s", b.name);
             let pk = PublicKey::EcdsaP256(
                 p256::ecdsa::VerifyingKey::from_public_key_der(&key.public_der).unwrap(),
@@ -486,7 +486,19 @@ async fn key_service_contract() {
                 &sig
             ));
         }
-        assert!(k.sign("not-a-key", b"payload").await.is_err());
+        let unknown = ServerKey {
+            key_ref: "not-a-key".into(),
+            public_der: d1.public_der.clone(),
+        };
+        assert!(k.sign(&unknown, b"payload").await.is_err());
+        // A key whose public half is not the one recorded for it (a key file or KMS alias
+        // changed behind the ledger's back) does not sign.
+        let swapped = ServerKey {
+            key_ref: d1.key_ref.clone(),
+            public_der: n1.public_der.clone(),
+        };
+        let refused = k.sign(&swapped, b"payload").await;
+        assert!(refused.is_err(), "{}: signed for the wrong key", b.name);
     }
 }
 

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use anyhow::{Result, anyhow};
 use notus_service::aws::{KmsKeys, create_signing_key};
-use notus_service::ports::KeyService as _;
+use notus_service::ports::{KeyService as _, ServerKey};
 use notus_tuf::build::{RawSignature, Signer};
 use notus_tuf::keys::{PublicKey, Scheme, key_from_public, key_id};
 use notus_tuf::{Dialect, Error};
@@ -40,20 +40,25 @@ impl Kms {
 
     /// The public key of `key`.
     pub fn public(&self, key: &str) -> Result<PublicKey> {
+        Ok(self.described(key)?.1)
+    }
+
+    /// `key` as KMS describes it, and its public key.
+    fn described(&self, key: &str) -> Result<(ServerKey, PublicKey)> {
         use p256::pkcs8::DecodePublicKey as _;
         let k = self.rt.block_on(self.keys.public_key(key))?;
         let vk = p256::ecdsa::VerifyingKey::from_public_key_der(&k.public_der)
             .map_err(|e| anyhow!("KMS key {key} is not a P-256 key: {e}"))?;
-        Ok(PublicKey::EcdsaP256(vk))
+        Ok((k, PublicKey::EcdsaP256(vk)))
     }
 
     /// A signer for `key`, presented as a key of `dialect`.
     pub fn signer(self: &Rc<Self>, key: &str, dialect: Dialect) -> Result<KmsSigner> {
-        let public = self.public(key)?;
+        let (described, public) = self.described(key)?;
         let keyid = key_id(dialect, &key_from_public(dialect, &public)?);
         Ok(KmsSigner {
             kms: Rc::clone(self),
-            key: key.to_owned(),
+            key: described,
             public,
             keyid,
         })
@@ -63,7 +68,8 @@ impl Kms {
 /// Signs with one KMS key.
 pub struct KmsSigner {
     kms: Rc<Kms>,
-    key: String,
+    /// What KMS said the key is when the signer was made: each signature must verify under it.
+    key: ServerKey,
     public: PublicKey,
     keyid: String,
 }
@@ -80,7 +86,10 @@ impl Signer for KmsSigner {
             .kms
             .rt
             .block_on(self.kms.keys.sign(&self.key, payload))
-            .map_err(|e| Error::Other(format!("KMS key {} did not sign: {e}", self.key)))?;
+            .map_err(|e| {
+                let key = &self.key.key_ref;
+                Error::Other(format!("KMS key {key} did not sign: {e}"))
+            })?;
         Ok(RawSignature {
             keyid: self.keyid.clone(),
             scheme: Scheme::EcdsaP256Fixed,

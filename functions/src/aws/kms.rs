@@ -123,14 +123,19 @@ impl KeyService for KmsKeys {
         self.describe(&id).await
     }
 
-    async fn sign(&self, key_ref: &str, payload: &[u8]) -> PortResult<Vec<u8>> {
+    async fn sign(&self, key: &ServerKey, payload: &[u8]) -> PortResult<Vec<u8>> {
+        use notus_tuf::keys::{PublicKey, Scheme, verify_signature};
+        use p256::pkcs8::DecodePublicKey as _;
+        let public = p256::ecdsa::VerifyingKey::from_public_key_der(&key.public_der)
+            .map(PublicKey::EcdsaP256)
+            .map_err(|e| PortError::Other(format!("key {} is not P-256: {e}", key.key_ref)))?;
         // A digest, not the message: KMS takes at most 4 KiB of message, and a server-signed
         // snapshot can be larger.
         let digest = notus_tuf::metadata::sha256(payload);
         let resp = self
             .client
             .sign()
-            .key_id(key_ref)
+            .key_id(&key.key_ref)
             .message(Blob::new(digest.to_vec()))
             .message_type(MessageType::Digest)
             .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
@@ -141,7 +146,20 @@ impl KeyService for KmsKeys {
             .signature()
             .ok_or_else(|| PortError::Other("KMS Sign returned no signature".into()))?;
         let sig = p256::ecdsa::Signature::from_der(der.as_ref())
-            .map_err(|e| PortError::Other(format!("KMS signature is not DER ECDSA: {e}")))?;
-        Ok(sig.to_bytes().to_vec())
+            .map_err(|e| PortError::Other(format!("KMS signature is not DER ECDSA: {e}")))?
+            .to_bytes()
+            .to_vec();
+        // The key behind the ID (or alias) may have changed since its public half was recorded.
+        if !verify_signature(&public, Scheme::EcdsaP256Fixed, payload, &sig) {
+            tracing::error!(
+                key = key.key_ref,
+                "KMS returned a signature that does not verify under the recorded public key"
+            );
+            return Err(PortError::Other(format!(
+                "KMS key {} signs for another public key than the one the ledger names",
+                key.key_ref
+            )));
+        }
+        Ok(sig)
     }
 }

@@ -152,15 +152,27 @@ impl KeyService for FileKeys {
         blocking(move || Ok(load_or_create(&dir, &cache, &id, true)?.public.clone())).await
     }
 
-    async fn sign(&self, key_ref: &str, payload: &[u8]) -> PortResult<Vec<u8>> {
-        let key = match self.cached(key_ref)? {
+    async fn sign(&self, expected: &ServerKey, payload: &[u8]) -> PortResult<Vec<u8>> {
+        let key = match self.cached(&expected.key_ref)? {
             Some(key) => key,
             None => {
                 let (dir, cache) = (self.dir.clone(), self.cache.clone());
-                let key_ref = key_ref.to_owned();
+                let key_ref = expected.key_ref.clone();
                 blocking(move || load_or_create(&dir, &cache, &key_ref, false)).await?
             }
         };
+        // The pair's public half is the one derived from its private key when the file was
+        // read (ring checks the two agree), so an equal public half means a verifying signature.
+        if key.public.public_der != expected.public_der {
+            tracing::error!(
+                key = expected.key_ref,
+                "the key file holds another key than the one the ledger names"
+            );
+            return Err(key_err(format!(
+                "key {} is not the key the ledger names",
+                expected.key_ref
+            )));
+        }
         // Tens of microseconds for a timestamp: cheaper here than a hand-off to the pool.
         let sig = key.pair.sign(&self.rng, payload).map_err(key_err)?;
         Ok(sig.as_ref().to_vec())
@@ -198,7 +210,7 @@ mod tests {
 
         let reopened = FileKeys::open(dir.path()).unwrap();
         assert!(reopened.cached(&created.key_ref).unwrap().is_none());
-        let sig = reopened.sign(&created.key_ref, b"timestamp").await.unwrap();
+        let sig = reopened.sign(&created, b"timestamp").await.unwrap();
         assert!(verify_signature(
             &public(&created),
             Scheme::EcdsaP256Fixed,
@@ -218,9 +230,39 @@ mod tests {
     async fn a_key_that_was_never_created_does_not_sign() {
         let dir = tempfile::tempdir().unwrap();
         let keys = FileKeys::open(dir.path()).unwrap();
+        let public_der = keys.default_key().await.unwrap().public_der;
+        let named = |key_ref: &str| ServerKey {
+            key_ref: key_ref.to_owned(),
+            public_der: public_der.clone(),
+        };
         let never = "0123456789abcdef0123456789abcdef";
-        assert!(keys.sign(never, b"timestamp").await.is_err());
-        assert!(keys.sign("../default", b"timestamp").await.is_err());
+        assert!(keys.sign(&named(never), b"timestamp").await.is_err());
+        assert!(keys.sign(&named("../default"), b"timestamp").await.is_err());
         assert!(!dir.path().join(format!("{never}.key")).exists());
+    }
+
+    /// A key file that holds another key than the one recorded (restored from another
+    /// deployment, say) does not sign: its signatures would not verify under the public half
+    /// the collection's root lists.
+    #[tokio::test]
+    async fn a_key_file_holding_another_key_does_not_sign() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = FileKeys::open(dir.path()).unwrap();
+        let (recorded, other) = (
+            keys.create_key().await.unwrap(),
+            keys.create_key().await.unwrap(),
+        );
+        assert!(keys.sign(&recorded, b"timestamp").await.is_ok());
+        fs::copy(
+            dir.path().join(format!("{}.key", other.key_ref)),
+            dir.path().join(format!("{}.key", recorded.key_ref)),
+        )
+        .unwrap();
+        let reopened = FileKeys::open(dir.path()).unwrap();
+        let refused = reopened.sign(&recorded, b"timestamp").await.unwrap_err();
+        assert!(
+            refused.to_string().contains("not the key the ledger names"),
+            "{refused}"
+        );
     }
 }

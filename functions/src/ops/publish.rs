@@ -135,9 +135,7 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
                 .and_then(|v| v.as_u64())
                 .unwrap_or_default();
             let key = &keys.snapshot[*key_index];
-            let bytes =
-                sign_with_server_key(svc, unsigned, key_id, key, &held.snapshot[*key_index])
-                    .await?;
+            let bytes = sign_with_server_key(svc, unsigned, key_id, key).await?;
             Some(NewFile::new("snapshot", version, bytes))
         }
         _ => None,
@@ -164,14 +162,8 @@ pub async fn publish(svc: &Service, gun: &str, content_type: &str, body: &[u8]) 
     )
     .map_err(|e| updating(&e.to_string()))?;
     let i = update.timestamp_key_index;
-    let timestamp = sign_with_server_key(
-        svc,
-        unsigned,
-        &update.timestamp_key_id,
-        &keys.timestamp[i],
-        &held.timestamp[i],
-    )
-    .await?;
+    let timestamp =
+        sign_with_server_key(svc, unsigned, &update.timestamp_key_id, &keys.timestamp[i]).await?;
     new_files.push(NewFile::new(
         "timestamp",
         update.timestamp_version,

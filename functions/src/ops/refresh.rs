@@ -153,9 +153,7 @@ pub async fn refresh_one(svc: &Service, gun: &str) -> ApiResult<Outcome> {
             &current.meta,
         )
         .map_err(|e| updating(&e.to_string()))?;
-        let bytes =
-            sign_with_server_key(svc, unsigned, keyid, &keys.snapshot[*i], &held.snapshot[*i])
-                .await?;
+        let bytes = sign_with_server_key(svc, unsigned, keyid, &keys.snapshot[*i]).await?;
         snapshot = NewFile::new("snapshot", version, bytes);
         new_files.push(snapshot.clone());
     }
@@ -173,14 +171,7 @@ pub async fn refresh_one(svc: &Service, gun: &str) -> ApiResult<Outcome> {
         snapshot.version,
     )
     .map_err(|e| updating(&e.to_string()))?;
-    let bytes = sign_with_server_key(
-        svc,
-        unsigned,
-        &keyid,
-        &keys.timestamp[i],
-        &held.timestamp[i],
-    )
-    .await?;
+    let bytes = sign_with_server_key(svc, unsigned, &keyid, &keys.timestamp[i]).await?;
     new_files.push(NewFile::new("timestamp", version, bytes));
 
     if commit_files(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use notus_tuf::build::{RawSignature, UnsignedMetadata};
-use notus_tuf::keys::{PublicKey, Scheme, verify_signature};
+use notus_tuf::keys::{PublicKey, Scheme};
 use notus_tuf::metadata::Peek;
 use notus_tuf::server::{CurrentFile, RepoState};
 use notus_tuf::{Dialect, RoleType};
@@ -416,36 +416,22 @@ async fn repair(
         .map_err(backend)
 }
 
-/// Sign `unsigned` with a server key, check the signature against the key's public half (a
-/// misconfigured signer must never publish unverifiable metadata), and finish the file.
+/// Sign `unsigned` with a server key and finish the file. The signer answers only with a
+/// signature that verifies under the key's recorded public half (`KeyService::sign`).
 pub async fn sign_with_server_key(
     svc: &Service,
     unsigned: UnsignedMetadata,
     keyid: &str,
     key: &ServerKey,
-    public: &PublicKey,
 ) -> ApiResult<Vec<u8>> {
     // Whatever the signer's failure (throttled, disabled, denied), the upload itself was fine
     // and nothing has been written yet: a retryable 503, never a half-published state.
-    let sig = svc
-        .keys
-        .sign(&key.key_ref, unsigned.payload())
-        .await
-        .map_err(|e| {
-            backend(match e {
-                PortError::Other(m) => PortError::Unavailable(format!("signing: {m}")),
-                u => u,
-            })
-        })?;
-    if !verify_signature(public, Scheme::EcdsaP256Fixed, unsigned.payload(), &sig) {
-        tracing::error!(
-            key = key.key_ref,
-            "signer returned a signature that does not verify"
-        );
-        return Err(updating(
-            "the signing service returned an invalid signature",
-        ));
-    }
+    let sig = svc.keys.sign(key, unsigned.payload()).await.map_err(|e| {
+        backend(match e {
+            PortError::Other(m) => PortError::Unavailable(format!("signing: {m}")),
+            u => u,
+        })
+    })?;
     unsigned
         .finish(&[RawSignature {
             keyid: keyid.to_owned(),
