@@ -113,6 +113,7 @@ impl DirStore {
             objects: inner.objects.clone(),
             journal: Arc::new(journal),
             checkpointing: checkpointing.clone(),
+            known: writer::Known::default(),
         };
         Ok(DirStore {
             inner,
@@ -342,49 +343,78 @@ mod tests {
     }
 
     /// A conditional replace decides by content, whether the name is a link to its content
-    /// (compared by inode) or its own copy (read and hashed).
+    /// (compared by inode) or its own copy (read and hashed), when the writer has not written
+    /// the name itself (a store just opened).
     #[tokio::test]
     async fn if_match_compares_contents_of_links_and_of_copies() {
+        async fn put(
+            store: &DirStore,
+            name: &str,
+            bytes: &'static [u8],
+            c: PutCondition,
+        ) -> PutOutcome {
+            store
+                .put(name, Bytes::from_static(bytes), c, &HEADERS)
+                .await
+                .unwrap()
+        }
         let dir = tempfile::tempdir().unwrap();
         let store = open_in(dir.path());
-        let put = |name: &'static str, bytes: &'static [u8], c: PutCondition| {
-            let store = &store;
-            async move {
-                store
-                    .put(name, Bytes::from_static(bytes), c, &HEADERS)
-                    .await
-                    .unwrap()
-            }
-        };
         let name = "v2/g/_trust/tuf/timestamp.json";
         assert_eq!(
-            put(name, b"one", PutCondition::IfAbsent).await,
+            put(&store, name, b"one", PutCondition::IfAbsent).await,
             PutOutcome::Written
         );
+        // Another content that exists in objects/.
+        put(
+            &store,
+            "v2/g/_trust/tuf/other.json",
+            b"two",
+            PutCondition::IfAbsent,
+        )
+        .await;
+        store.checkpoint().await.unwrap();
+        drop(store);
+
+        // A new writer: it looks the name up.
+        let store = open_in(dir.path());
         assert_eq!(
-            put(name, b"again", PutCondition::IfAbsent).await,
+            put(&store, name, b"again", PutCondition::IfAbsent).await,
             PutOutcome::PreconditionFailed
         );
-        // Another content that exists in objects/ is not what the name holds.
-        put("v2/g/_trust/tuf/other.json", b"two", PutCondition::IfAbsent).await;
         let wrong = PutCondition::IfMatch(etag_of(b"two"));
         assert_eq!(
-            put(name, b"three", wrong).await,
-            PutOutcome::PreconditionFailed
+            put(&store, name, b"three", wrong).await,
+            PutOutcome::PreconditionFailed,
+            "another content in objects/ is not what the name holds"
         );
+        store.checkpoint().await.unwrap();
+        drop(store);
+        let store = open_in(dir.path());
         let right = PutCondition::IfMatch(etag_of(b"one"));
-        assert_eq!(put(name, b"three", right).await, PutOutcome::Written);
-        // The same name as a plain copy (another filesystem, or written by hand).
+        assert_eq!(
+            put(&store, name, b"three", right).await,
+            PutOutcome::Written
+        );
+        store.checkpoint().await.unwrap();
+        drop(store);
+
+        // The same name as a plain copy (another filesystem, or written while no server ran: after
+        // a checkpoint, so that opening the store replays nothing over it).
         let path = dir.path().join("bucket").join(name);
         fs::remove_file(&path).unwrap();
         fs::write(&path, b"copy").unwrap();
+        let store = open_in(dir.path());
         let wrong = PutCondition::IfMatch(etag_of(b"three"));
         assert_eq!(
-            put(name, b"four", wrong).await,
+            put(&store, name, b"four", wrong).await,
             PutOutcome::PreconditionFailed
         );
+        store.checkpoint().await.unwrap();
+        drop(store);
+        let store = open_in(dir.path());
         let right = PutCondition::IfMatch(etag_of(b"copy"));
-        assert_eq!(put(name, b"four", right).await, PutOutcome::Written);
+        assert_eq!(put(&store, name, b"four", right).await, PutOutcome::Written);
         assert_eq!(&store.get(name).await.unwrap().unwrap().bytes[..], b"four");
     }
 

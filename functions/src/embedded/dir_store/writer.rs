@@ -26,6 +26,9 @@ use crate::ports::{PortError, PortResult, PutCondition, PutOutcome, PutRequest};
 /// Most batches in one group (one journal record).
 const GROUP_LIMIT: usize = 64;
 
+/// Most names, and most contents, the writer remembers ([`Known`]) before it starts over.
+const KNOWN_LIMIT: usize = 32 * 1024;
+
 /// Work for the writer.
 pub enum Job {
     /// Puts, applied in the order given.
@@ -64,6 +67,41 @@ pub struct Writer {
     pub journal: Arc<Journal>,
     /// Set while a background checkpoint flushes the filesystem; shared with the store's tests.
     pub checkpointing: Arc<AtomicBool>,
+    /// What the bucket holds, as far as this writer wrote it.
+    pub known: Known,
+}
+
+/// The names the writer wrote (to the sha256 of their content) and the contents it wrote, so
+/// that a condition on them needs no lookup: the writer is the only one to change the bucket,
+/// so what it wrote stays true until it deletes something, which forgets everything. A
+/// publish's conditions and contents made 15 `statx` calls, 6 of them on names and contents
+/// the same publish had just written (docs/performance.md, profile 13). Bounded: when either
+/// is full it starts over, which costs only lookups (and contents brought again).
+#[derive(Default)]
+pub struct Known {
+    names: HashMap<PathBuf, String>,
+    contents: HashSet<String>,
+}
+
+impl Known {
+    fn name(&mut self, path: &Path, sha: &str) {
+        if self.names.len() >= KNOWN_LIMIT {
+            self.names.clear();
+        }
+        self.names.insert(path.to_owned(), sha.to_owned());
+    }
+
+    fn content(&mut self, sha: &str) {
+        if self.contents.len() >= KNOWN_LIMIT {
+            self.contents.clear();
+        }
+        self.contents.insert(sha.to_owned());
+    }
+
+    fn forget_all(&mut self) {
+        self.names.clear();
+        self.contents.clear();
+    }
 }
 
 /// What a group's earlier batches did to the bucket: names (to the sha256 of their content) and
@@ -85,7 +123,7 @@ struct Plan {
 impl Writer {
     /// Apply jobs until every sender is gone. Puts that arrive together form one group; a
     /// delete or a checkpoint waits for the puts before it and runs on its own.
-    pub fn run(self, jobs: Receiver<Job>) {
+    pub fn run(mut self, jobs: Receiver<Job>) {
         while let Some(arrived) = next_group(&jobs, GROUP_LIMIT) {
             let mut group = Vec::new();
             for job in arrived {
@@ -107,7 +145,7 @@ impl Writer {
     }
 
     /// Check every batch's conditions, log the group, flush once, then write and answer each.
-    fn apply_group(&self, group: Vec<Arrived>) {
+    fn apply_group(&mut self, group: Vec<Arrived>) {
         if group.is_empty() {
             return;
         }
@@ -133,7 +171,7 @@ impl Writer {
     /// what it will do to `entries`: each written name and its content, which the record brings
     /// if neither the store nor an earlier batch has it. A batch that fails here adds nothing.
     fn plan(
-        &self,
+        &mut self,
         batch: &Batch,
         pending: &mut Pending,
         entries: &mut Vec<Entry>,
@@ -156,7 +194,8 @@ impl Writer {
             let held = names
                 .get(path.as_path())
                 .copied()
-                .or_else(|| pending.names.get(path).map(String::as_str));
+                .or_else(|| pending.names.get(path).map(String::as_str))
+                .or_else(|| self.known.names.get(path).map(String::as_str));
             let holds = match (&p.condition, held) {
                 (PutCondition::IfAbsent, Some(_)) => false,
                 (PutCondition::IfMatch(etag), Some(held)) => held == etag,
@@ -187,9 +226,13 @@ impl Writer {
             .zip(&outcomes)
             .filter(|(_, o)| **o == PutOutcome::Written)
         {
+            // A content the writer does not know of is brought without looking: writing one
+            // that exists already (from before a restart, say) finds it and keeps it, and
+            // costs only its bytes in the record, where a lookup in the directory every
+            // collection shares cost every new content a `statx` that found nothing.
             let bring = known.insert(sha)
                 && !pending.contents.contains(sha)
-                && !self.objects.join(sha).exists();
+                && !self.known.contents.contains(sha);
             if bring {
                 missing.push(sha.clone());
             }
@@ -215,7 +258,7 @@ impl Writer {
     /// Write a logged batch's contents, then link each name in the order given (so each is
     /// visible no earlier than the ones before it). Nothing here is flushed: the journal holds it.
     fn write(
-        &self,
+        &mut self,
         puts: &[PutRequest],
         paths: &[PathBuf],
         plan: Plan,
@@ -248,12 +291,20 @@ impl Writer {
                 None => None,
             };
             let if_absent = p.condition == PutCondition::IfAbsent;
-            // The journal says this name is written: failing now leaves it to the replay.
-            let linked = store(content.as_deref(), path, &p.bytes, if_absent)
-                .map_err(|e| PortError::Other(format!("write {}: {e}", path.display())))?;
-            if !linked {
+            // The journal says this name is written: failing now leaves it to the replay, and
+            // what the name holds until then is not known.
+            let linked = store(content.as_deref(), path, &p.bytes, if_absent).map_err(|e| {
+                self.known.forget_all();
+                PortError::Other(format!("write {}: {e}", path.display()))
+            })?;
+            if linked {
+                self.known.name(path, sha);
+            } else {
                 *outcome = PutOutcome::PreconditionFailed;
             }
+        }
+        for sha in written.keys() {
+            self.known.content(sha);
         }
         Ok(outcomes)
     }
@@ -267,12 +318,14 @@ impl Writer {
         self.journal.sync()
     }
 
-    fn delete(&self, paths: &[PathBuf], keys: &[String]) -> PortResult<()> {
+    fn delete(&mut self, paths: &[PathBuf], keys: &[String]) -> PortResult<()> {
         let entries: Vec<Entry> = keys
             .iter()
             .map(|k| Entry::Delete { key: k.clone() })
             .collect();
         self.log(&entries).map_err(journal_error)?;
+        // Names and the contents only they linked to go.
+        self.known.forget_all();
         remove_names(&self.root, &self.objects, paths)
     }
 
@@ -343,11 +396,12 @@ mod tests {
         std::fs::create_dir_all(&bucket).unwrap();
         std::fs::create_dir_all(&objects).unwrap();
         let (journal, _) = Journal::open(&dir.path().join("journal"), 1 << 20).unwrap();
-        let writer = Writer {
+        let mut writer = Writer {
             root: bucket.clone(),
             objects: objects.clone(),
             journal: Arc::new(journal),
             checkpointing: Arc::default(),
+            known: Known::default(),
         };
         let batches = vec![
             vec![put("k", b"a", PutCondition::IfAbsent)],
@@ -473,5 +527,56 @@ mod tests {
         drop(Arc::into_inner(store).expect("the tasks are done"));
         let store = open();
         assert_eq!(store.get(key).await.unwrap().unwrap().bytes, held);
+    }
+
+    /// A condition on a name the writer wrote is answered from its memory, without a lookup
+    /// (shown here by removing the file behind its back, which nothing but the writer may do),
+    /// and a delete makes it forget.
+    #[tokio::test]
+    async fn the_writer_remembers_what_it_wrote_until_a_delete() {
+        use crate::ports::{ObjectHeaders, ObjectStore as _};
+        const HEADERS: ObjectHeaders = ObjectHeaders {
+            content_type: "text/plain",
+            cache_control: String::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("bucket");
+        let store = DirStore::open(
+            &bucket,
+            &dir.path().join("objects"),
+            &dir.path().join("journal"),
+        )
+        .unwrap();
+        let key = "v2/g/_trust/tuf/timestamp.json";
+        let headers = HEADERS;
+        let put = |bytes: &'static [u8], condition| {
+            store.put(key, Bytes::from_static(bytes), condition, &headers)
+        };
+        assert_eq!(
+            put(b"a", PutCondition::IfAbsent).await.unwrap(),
+            PutOutcome::Written
+        );
+        let after_a = PutCondition::IfMatch(etag_of(b"a"));
+        assert_eq!(put(b"b", after_a).await.unwrap(), PutOutcome::Written);
+
+        std::fs::remove_file(bucket.join(key)).unwrap();
+        let after_b = PutCondition::IfMatch(etag_of(b"b"));
+        assert_eq!(
+            put(b"c", after_b).await.unwrap(),
+            PutOutcome::Written,
+            "answered from memory: a lookup would have found nothing"
+        );
+        assert_eq!(
+            put(b"d", PutCondition::IfAbsent).await.unwrap(),
+            PutOutcome::PreconditionFailed
+        );
+
+        store.delete(&[key.to_owned()]).await.unwrap();
+        assert_eq!(
+            put(b"e", PutCondition::IfAbsent).await.unwrap(),
+            PutOutcome::Written,
+            "a delete forgets what the writer wrote"
+        );
+        assert_eq!(store.get(key).await.unwrap().unwrap().bytes, &b"e"[..]);
     }
 }
