@@ -2,10 +2,15 @@
 //! names to them, and what a conditional write compares. None of them flushes: durability is the
 //! journal's (see `journal.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read as _, Write as _};
+use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, RenameFlags};
+use rustix::io::Errno;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -66,9 +71,9 @@ pub fn read_up_to(path: &Path, limit: u64) -> PortResult<Read> {
     }
 }
 
-/// A temporary name in `dir`: this process's random prefix and a counter (one random draw per
-/// process instead of one system call per temporary file).
-fn tmp_in(dir: &Path) -> PathBuf {
+/// A temporary name: this process's random prefix and a counter (one random draw per process
+/// instead of one system call per temporary file).
+fn tmp_name() -> String {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static PROCESS: OnceLock<String> = OnceLock::new();
@@ -77,7 +82,85 @@ fn tmp_in(dir: &Path) -> PathBuf {
         hex::encode(rand_core::RngCore::next_u64(&mut rand_core::OsRng).to_be_bytes())
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("{TMP_PREFIX}{process}-{n}"))
+    format!("{TMP_PREFIX}{process}-{n}")
+}
+
+/// A temporary name in `dir`.
+fn tmp_in(dir: &Path) -> PathBuf {
+    dir.join(tmp_name())
+}
+
+/// Most directories [`Dirs`] keeps open before it closes them all and starts over.
+const OPEN_DIRS_LIMIT: usize = 1024;
+
+/// Directories kept open, so that an operation on a file looks up its one name in its directory
+/// where a path walks every component from the data directory down (3.4 % of a loaded server's
+/// samples; docs/performance.md, profile 14). The store's writer keeps one for its life, and
+/// closes them all on a delete, which may remove directories: an open handle to a removed
+/// directory would create nothing anyone can see.
+pub struct Dirs {
+    objects: OwnedFd,
+    open: HashMap<PathBuf, OwnedFd>,
+}
+
+/// A file's directory, and `objects/`, as open handles, and the file's name.
+struct At<'d, 'p> {
+    objects: BorrowedFd<'d>,
+    dir: BorrowedFd<'d>,
+    name: &'p OsStr,
+}
+
+impl Dirs {
+    /// Handles on the contents' directory `objects` (which must exist) and, as they are
+    /// needed, on the directories of names.
+    pub fn new(objects: &Path) -> std::io::Result<Self> {
+        Ok(Dirs {
+            objects: open_dir(objects)?,
+            open: HashMap::new(),
+        })
+    }
+
+    /// Close every directory (they may be removed).
+    pub fn forget(&mut self) {
+        self.open.clear();
+    }
+
+    /// `path`'s directory, created with its parents if missing.
+    fn at<'p>(&mut self, path: &'p Path) -> std::io::Result<At<'_, 'p>> {
+        Ok(self.find(path, true)?.expect("a created directory exists"))
+    }
+
+    /// `path`'s directory if it exists (created with its parents if `create`).
+    fn find<'p>(&mut self, path: &'p Path, create: bool) -> std::io::Result<Option<At<'_, 'p>>> {
+        let dir = path.parent().expect("object paths have a parent");
+        let name = path.file_name().expect("object paths have a name");
+        if !self.open.contains_key(dir) {
+            let fd = match open_dir(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                    fs::create_dir_all(dir)?;
+                    open_dir(dir)?
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                opened => opened?,
+            };
+            if self.open.len() >= OPEN_DIRS_LIMIT {
+                self.open.clear();
+            }
+            self.open.insert(dir.to_owned(), fd);
+        }
+        Ok(Some(At {
+            objects: self.objects.as_fd(),
+            dir: self.open[dir].as_fd(),
+            name,
+        }))
+    }
+}
+
+/// A handle on `dir` good for naming files in it (`O_PATH`: nothing is read through it).
+fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::open(dir, flags, Mode::empty())?)
 }
 
 /// Run `op`, which creates an entry at `path`; if `path`'s directory is missing, create it and
@@ -94,35 +177,37 @@ fn in_dir<T>(path: &Path, mut op: impl FnMut() -> std::io::Result<T>) -> std::io
     }
 }
 
-/// Write contents missing from `objects/`, by sha256: each written unnamed, then linked into
-/// place (a link, not a rename: an existing content, from a concurrent writer of the same bytes,
-/// is never replaced, and a reader never finds a partly written one). Returns where each content
-/// is; one that could not be written is absent, and its names get their own copies.
+/// Write contents missing from `objects/` (`dirs`' contents directory, at `objects`), by
+/// sha256: each written unnamed, then linked into place (a link, not a rename: an existing
+/// content, from a concurrent writer of the same bytes, is never replaced, and a reader never
+/// finds a partly written one). Returns the contents that are there now; one that could not be
+/// written is absent, and its names get their own copies.
 pub fn write_contents<'a>(
+    dirs: &Dirs,
     objects: &Path,
     missing: impl Iterator<Item = (&'a str, &'a [u8])>,
-) -> BTreeMap<String, PathBuf> {
-    let mut ready = BTreeMap::new();
+) -> BTreeSet<String> {
+    let mut ready = BTreeSet::new();
     for (sha, bytes) in missing {
-        let content = objects.join(sha);
-        let written = match write_unnamed(objects, &content, bytes) {
-            Err(e) if unnamed_unsupported(&e) => write_named(objects, &content, bytes),
+        let written = match write_unnamed(dirs.objects.as_fd(), sha, bytes) {
+            Err(e) if unnamed_unsupported(&e) => write_named(objects, &objects.join(sha), bytes),
             written => written,
         };
         if written.is_ok() {
-            ready.insert(sha.to_owned(), content);
+            ready.insert(sha.to_owned());
         }
     }
     ready
 }
 
-/// Write `bytes` to a file with no name (`O_TMPFILE`) in `dir` and link it as `content`: one
-/// entry added to the directory every collection shares, where a named temporary file adds one,
-/// adds the link and removes the first (docs/performance.md, profile 10).
-fn write_unnamed(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
-    let fd = rustix::fs::open(
+/// Write `bytes` to a file with no name (`O_TMPFILE`) in the directory `dir` and link it there
+/// as `name`: one entry added to the directory every collection shares, where a named temporary
+/// file adds one, adds the link and removes the first (docs/performance.md, profile 10).
+fn write_unnamed(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use rustix::fs::{CWD, Mode, OFlags};
+    let fd = rustix::fs::openat(
         dir,
+        ".",
         OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
         Mode::from_bits_truncate(0o666),
     )?;
@@ -131,8 +216,8 @@ fn write_unnamed(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()
     // An unnamed file is linked through its descriptor's entry in /proc (linking the
     // descriptor itself needs a capability the server should not hold).
     let unnamed = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-    match rustix::fs::linkat(CWD, unnamed.as_str(), CWD, content, AtFlags::SYMLINK_FOLLOW) {
-        Err(rustix::io::Errno::EXIST) => Ok(()),
+    match rustix::fs::linkat(CWD, unnamed.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW) {
+        Err(Errno::EXIST) => Ok(()),
         linked => linked.map_err(std::io::Error::from),
     }
 }
@@ -140,7 +225,6 @@ fn write_unnamed(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()
 /// Errors that mean this filesystem or system has no unnamed files to link (no `O_TMPFILE`, no
 /// /proc): the named temporary file does the same job.
 fn unnamed_unsupported(e: &std::io::Error) -> bool {
-    use rustix::io::Errno;
     let errno = e.raw_os_error().map(Errno::from_raw_os_error);
     matches!(
         errno,
@@ -154,7 +238,10 @@ fn write_named(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()> 
     // A content already there (`Ok(false)`) holds the same bytes: its name is their sha256.
     let written = fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| link_if_absent(&tmp, content).map(drop));
+        .and_then(|()| match fs::hard_link(&tmp, content) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            linked => linked,
+        });
     let _ = fs::remove_file(&tmp);
     written
 }
@@ -167,65 +254,74 @@ pub fn replace_content(objects: &Path, sha: &str, bytes: &[u8]) -> std::io::Resu
     Ok(content)
 }
 
-/// Put `path` in place as a hard link to `content`, atomically for readers.
-fn link_atomically(content: &Path, path: &Path) -> std::io::Result<()> {
-    let tmp = tmp_in(path.parent().expect("object paths have a parent"));
-    let result = in_dir(path, || fs::hard_link(content, &tmp)).and_then(|()| replace(&tmp, path));
+/// Put `path` in place as a hard link to the content `sha`, atomically for readers.
+fn link_atomically(dirs: &mut Dirs, sha: &str, path: &Path) -> std::io::Result<()> {
+    let at = dirs.at(path)?;
+    let tmp = tmp_name();
+    rustix::fs::linkat(at.objects, sha, at.dir, &tmp, AtFlags::empty())?;
+    let result = replace(at.dir, &tmp, at.name);
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = rustix::fs::unlinkat(at.dir, &tmp, AtFlags::empty());
     }
     result
 }
 
-/// Move `tmp` to `path`, atomically replacing whatever `path` holds. An existing name is
-/// swapped (`renameat2(RENAME_EXCHANGE)`) and its old link, now at `tmp`, removed: a plain
-/// rename over an existing name makes ext4 (`auto_da_alloc`) write the new file's data out at
-/// once, on the store's one writer thread, and here that data is a content the journal already
-/// holds (docs/performance.md, profile 12). Where there is nothing to replace, or the
-/// filesystem cannot swap, it is a plain rename.
-fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    use rustix::io::Errno;
-    match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
-        Ok(()) => match fs::remove_file(tmp) {
-            // A directory stood at `path` (a rename would have refused it): swap it back.
-            Err(e) if fs::symlink_metadata(tmp).is_ok_and(|m| m.is_dir()) => {
-                renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE)?;
-                Err(e)
+/// Move `tmp` to `name`, both in `dir`, atomically replacing whatever `name` holds. An
+/// existing name is swapped (`renameat2(RENAME_EXCHANGE)`) and its old link, now at `tmp`,
+/// removed: a plain rename over an existing name makes ext4 (`auto_da_alloc`) write the new
+/// file's data out at once, on the store's one writer thread, and here that data is a content
+/// the journal already holds (docs/performance.md, profile 12). Where there is nothing to
+/// replace, or the filesystem cannot swap, it is a plain rename.
+fn replace(dir: BorrowedFd<'_>, tmp: &str, name: &OsStr) -> std::io::Result<()> {
+    use rustix::fs::{renameat, renameat_with, statat, unlinkat};
+    match renameat_with(dir, tmp, dir, name, RenameFlags::EXCHANGE) {
+        Ok(()) => match unlinkat(dir, tmp, AtFlags::empty()) {
+            // A directory stood at `name` (a rename would have refused it): swap it back.
+            Err(e)
+                if statat(dir, tmp, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory) =>
+            {
+                renameat_with(dir, tmp, dir, name, RenameFlags::EXCHANGE)?;
+                Err(e.into())
             }
-            // `path` is right; a link left behind here is only space (no key lists or serves
+            // `name` is right; a link left behind here is only space (no key lists or serves
             // a temporary name).
             _ => Ok(()),
         },
-        Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => fs::rename(tmp, path),
+        Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+            Ok(renameat(dir, tmp, dir, name)?)
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Create `path` as a hard link to `content` if no object is there: `link` itself refuses an
-/// existing name, so no temporary name and rename are needed. `Ok(false)` if the name exists.
-fn link_if_absent(content: &Path, path: &Path) -> std::io::Result<bool> {
-    match in_dir(path, || fs::hard_link(content, path)) {
+/// Create `path` as a hard link to the content `sha` if no object is there: `link` itself
+/// refuses an existing name, so no temporary name and rename are needed. `Ok(false)` if the
+/// name exists.
+fn link_if_absent(dirs: &mut Dirs, sha: &str, path: &Path) -> std::io::Result<bool> {
+    let at = dirs.at(path)?;
+    match rustix::fs::linkat(at.objects, sha, at.dir, at.name, AtFlags::empty()) {
         Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
+        Err(Errno::EXIST) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Store `bytes` under `path`: a link to its `content` if there is one, or its own copy where
-/// links fail (another filesystem, too many links). With `if_absent`, an existing name is left
-/// alone (`Ok(false)`).
+/// Store `bytes` under `path`: a link to their content `sha` in `objects/` if there is one, or
+/// its own copy where links fail (another filesystem, too many links). With `if_absent`, an
+/// existing name is left alone (`Ok(false)`).
 pub fn store(
-    content: Option<&Path>,
+    dirs: &mut Dirs,
+    content: Option<&str>,
     path: &Path,
     bytes: &[u8],
     if_absent: bool,
 ) -> std::io::Result<bool> {
-    let linked = content.map(|content| {
+    let linked = content.map(|sha| {
         if if_absent {
-            link_if_absent(content, path)
+            link_if_absent(dirs, sha, path)
         } else {
-            link_atomically(content, path).map(|()| true)
+            link_atomically(dirs, sha, path).map(|()| true)
         }
     });
     match linked {
@@ -237,21 +333,26 @@ pub fn store(
 /// What is at `path` now, for a conditional write: absent, or whether its sha256 is `etag`.
 /// A name that is a hard link to `objects/{etag}` holds exactly that content (contents never
 /// change), so the common case compares two inodes instead of reading and hashing the file.
-pub fn current_state(objects: &Path, path: &Path, etag: Option<&str>) -> PortResult<Option<bool>> {
-    use std::os::unix::fs::MetadataExt as _;
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => return Ok(None), // a directory is not an object
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(PortError::Other(format!("stat {}: {e}", path.display()))),
+pub fn current_state(dirs: &mut Dirs, path: &Path, etag: Option<&str>) -> PortResult<Option<bool>> {
+    let failed = |e: std::io::Error| PortError::Other(format!("stat {}: {e}", path.display()));
+    let Some(at) = dirs.find(path, false).map_err(failed)? else {
+        return Ok(None);
     };
+    let st = match rustix::fs::statat(at.dir, at.name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(failed(e.into())),
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        return Ok(None); // a directory is not an object
+    }
     let Some(etag) = etag else {
         return Ok(Some(false));
     };
     let is_sha256 = etag.len() == 64 && etag.bytes().all(|b| b.is_ascii_hexdigit());
     if is_sha256
-        && fs::metadata(objects.join(etag))
-            .is_ok_and(|c| c.ino() == meta.ino() && c.dev() == meta.dev())
+        && rustix::fs::statat(at.objects, etag, AtFlags::empty())
+            .is_ok_and(|c| c.st_ino == st.st_ino && c.st_dev == st.st_dev)
     {
         return Ok(Some(true));
     }
@@ -343,8 +444,13 @@ mod tests {
     #[test]
     fn a_content_is_written_unnamed_or_named_and_never_replaced() {
         type Writer = fn(&Path, &Path, &[u8]) -> std::io::Result<()>;
+        fn unnamed(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()> {
+            let dir = open_dir(dir)?;
+            let name = content.file_name().unwrap().to_str().unwrap();
+            write_unnamed(dir.as_fd(), name, bytes)
+        }
         for (how, write) in [
-            ("unnamed", write_unnamed as Writer),
+            ("unnamed", unnamed as Writer),
             ("named", write_named as Writer),
         ] {
             let dir = tempfile::tempdir().unwrap();
@@ -367,13 +473,16 @@ mod tests {
     fn a_name_is_replaced_whole_and_leaves_no_temporary_entry() {
         use std::os::unix::fs::MetadataExt as _;
         let dir = tempfile::tempdir().unwrap();
-        let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+        let objects = dir.path().join("objects");
+        fs::create_dir(&objects).unwrap();
+        let (old, new) = (objects.join("old"), objects.join("new"));
         fs::write(&old, b"old").unwrap();
         fs::write(&new, b"new").unwrap();
+        let mut dirs = Dirs::new(&objects).unwrap();
         let name = dir.path().join("gun").join("targets.json");
-        link_atomically(&old, &name).unwrap();
+        link_atomically(&mut dirs, "old", &name).unwrap();
         assert_eq!(fs::read(&name).unwrap(), b"old");
-        link_atomically(&new, &name).unwrap();
+        link_atomically(&mut dirs, "new", &name).unwrap();
         assert_eq!(fs::read(&name).unwrap(), b"new");
         let ino = |p: &Path| fs::metadata(p).unwrap().ino();
         assert_eq!(ino(&name), ino(&new));
@@ -391,7 +500,7 @@ mod tests {
         // A directory where the name goes is refused, as a rename refuses it, and stays.
         let taken = dir.path().join("gun").join("snapshot.json");
         fs::create_dir(&taken).unwrap();
-        assert!(link_atomically(&new, &taken).is_err());
+        assert!(link_atomically(&mut dirs, "new", &taken).is_err());
         assert!(taken.is_dir());
         let mut entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
             .unwrap()

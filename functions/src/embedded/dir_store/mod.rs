@@ -114,6 +114,9 @@ impl DirStore {
             journal: Arc::new(journal),
             checkpointing: checkpointing.clone(),
             known: writer::Known::default(),
+            dirs: files::Dirs::new(&inner.objects).map_err(|e| {
+                PortError::Other(format!("cannot open {}: {e}", inner.objects.display()))
+            })?,
         };
         Ok(DirStore {
             inner,

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use super::files::{etag_of, remove_names, replace_content, store};
+use super::files::{Dirs, etag_of, remove_names, replace_content, store};
 use super::journal::Entry;
 use crate::ports::{PortError, PortResult};
 
@@ -68,6 +68,8 @@ pub fn replay(
     // read and hashed once, however many keys name it).
     let mut whole = brought;
     let mut removed = Vec::new();
+    let mut dirs = Dirs::new(objects)
+        .map_err(|e| PortError::Other(format!("replay: {}: {e}", objects.display())))?;
     for (key, state) in last {
         let path = path_of(key)?;
         let Some(sha) = state else {
@@ -90,7 +92,7 @@ pub fn replay(
                 whole.entry(sha).or_insert(Bytes::from(on_disk)).clone()
             }
         };
-        store(Some(&content), &path, &bytes, false)
+        store(&mut dirs, Some(sha), &path, &bytes, false)
             .map_err(|e| PortError::Other(format!("replay: {key}: {e}")))?;
         done.keys += 1;
     }

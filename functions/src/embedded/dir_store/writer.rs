@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 
-use super::files::{current_state, remove_names, store, write_contents};
+use super::files::{Dirs, current_state, remove_names, store, write_contents};
 use super::journal::{self, Entry, Journal};
 use super::{content_address, journal_error};
 use crate::embedded::worker::{Reply, next_group};
@@ -69,6 +69,8 @@ pub struct Writer {
     pub checkpointing: Arc<AtomicBool>,
     /// What the bucket holds, as far as this writer wrote it.
     pub known: Known,
+    /// The directories it writes in, open.
+    pub dirs: Dirs,
 }
 
 /// The names the writer wrote (to the sha256 of their content) and the contents it wrote, so
@@ -200,10 +202,10 @@ impl Writer {
                 (PutCondition::IfAbsent, Some(_)) => false,
                 (PutCondition::IfMatch(etag), Some(held)) => held == etag,
                 (PutCondition::IfAbsent, None) => {
-                    current_state(&self.objects, path, None)?.is_none()
+                    current_state(&mut self.dirs, path, None)?.is_none()
                 }
                 (PutCondition::IfMatch(etag), None) => {
-                    current_state(&self.objects, path, Some(etag))? == Some(true)
+                    current_state(&mut self.dirs, path, Some(etag))? == Some(true)
                 }
             };
             if holds {
@@ -274,6 +276,7 @@ impl Writer {
             .map(|(p, sha)| (sha.as_str(), &p.bytes[..]))
             .collect();
         let written = write_contents(
+            &self.dirs,
             &self.objects,
             missing
                 .iter()
@@ -285,25 +288,22 @@ impl Writer {
             }
             // A content this batch did not bring exists already, or an earlier batch of the
             // group wrote it just now.
-            let content = match written.get(sha) {
-                Some(at) => Some(at.clone()),
-                None if !missing.contains(sha) => Some(self.objects.join(sha)),
-                None => None,
-            };
+            let content = (written.contains(sha) || !missing.contains(sha)).then_some(sha.as_str());
             let if_absent = p.condition == PutCondition::IfAbsent;
             // The journal says this name is written: failing now leaves it to the replay, and
             // what the name holds until then is not known.
-            let linked = store(content.as_deref(), path, &p.bytes, if_absent).map_err(|e| {
-                self.known.forget_all();
-                PortError::Other(format!("write {}: {e}", path.display()))
-            })?;
+            let linked =
+                store(&mut self.dirs, content, path, &p.bytes, if_absent).map_err(|e| {
+                    self.known.forget_all();
+                    PortError::Other(format!("write {}: {e}", path.display()))
+                })?;
             if linked {
                 self.known.name(path, sha);
             } else {
                 *outcome = PutOutcome::PreconditionFailed;
             }
         }
-        for sha in written.keys() {
+        for sha in &written {
             self.known.content(sha);
         }
         Ok(outcomes)
@@ -324,8 +324,9 @@ impl Writer {
             .map(|k| Entry::Delete { key: k.clone() })
             .collect();
         self.log(&entries).map_err(journal_error)?;
-        // Names and the contents only they linked to go.
+        // Names and the contents only they linked to go, and directories they leave empty.
         self.known.forget_all();
+        self.dirs.forget();
         remove_names(&self.root, &self.objects, paths)
     }
 
@@ -402,6 +403,7 @@ mod tests {
             journal: Arc::new(journal),
             checkpointing: Arc::default(),
             known: Known::default(),
+            dirs: Dirs::new(&objects).unwrap(),
         };
         let batches = vec![
             vec![put("k", b"a", PutCondition::IfAbsent)],
@@ -578,5 +580,11 @@ mod tests {
             "a delete forgets what the writer wrote"
         );
         assert_eq!(store.get(key).await.unwrap().unwrap().bytes, &b"e"[..]);
+        // The delete removed the collection's directories; the name is a link to its content
+        // in the directory made again, not a copy written because a handle on the removed
+        // directory failed.
+        let name = std::fs::metadata(bucket.join(key)).unwrap();
+        let content = std::fs::metadata(dir.path().join("objects").join(etag_of(b"e"))).unwrap();
+        assert_eq!(name.ino(), content.ino());
     }
 }
