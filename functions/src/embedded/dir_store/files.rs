@@ -90,8 +90,10 @@ fn tmp_in(dir: &Path) -> PathBuf {
     dir.join(tmp_name())
 }
 
-/// Most directories [`Dirs`] keeps open before it closes them all and starts over.
-const OPEN_DIRS_LIMIT: usize = 1024;
+/// Most directories [`Dirs`] keeps open before it closes them all and starts over: enough for
+/// the collections publishing at any one time, and few against the 1,024 descriptors a process
+/// is often allowed by default, which connections need too.
+const OPEN_DIRS_LIMIT: usize = 128;
 
 /// Directories kept open, so that an operation on a file looks up its one name in its directory
 /// where a path walks every component from the data directory down (3.4 % of a loaded server's
@@ -508,5 +510,34 @@ mod tests {
             .collect();
         entries.sort();
         assert_eq!(entries, ["snapshot.json", "targets.json"]);
+    }
+
+    /// More directories than are kept open: each name is still a link to its content, and no
+    /// more than the limit are open at once.
+    #[test]
+    fn directories_beyond_the_limit_are_closed_and_opened_again() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        fs::create_dir(&objects).unwrap();
+        fs::write(objects.join("c"), b"content").unwrap();
+        let mut dirs = Dirs::new(&objects).unwrap();
+        let content = fs::metadata(objects.join("c")).unwrap().ino();
+        for round in 0..2 {
+            for i in 0..OPEN_DIRS_LIMIT + 3 {
+                let name = dir
+                    .path()
+                    .join(format!("gun{i}"))
+                    .join(format!("{round}.json"));
+                assert!(link_if_absent(&mut dirs, "c", &name).unwrap());
+                assert_eq!(
+                    fs::metadata(&name).unwrap().ino(),
+                    content,
+                    "{}",
+                    name.display()
+                );
+                assert!(dirs.open.len() <= OPEN_DIRS_LIMIT);
+            }
+        }
     }
 }
