@@ -312,6 +312,16 @@ pub struct ServerKey {
     pub public_der: Vec<u8>,
 }
 
+impl ServerKey {
+    /// Its public half, parsed.
+    pub fn public_key(&self) -> PortResult<notus_tuf::keys::PublicKey> {
+        use p256::pkcs8::DecodePublicKey as _;
+        p256::ecdsa::VerifyingKey::from_public_key_der(&self.public_der)
+            .map(notus_tuf::keys::PublicKey::EcdsaP256)
+            .map_err(|e| PortError::Other(format!("key {} is not P-256: {e}", self.key_ref)))
+    }
+}
+
 /// The server-held keys assigned to one collection, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyAssignments {

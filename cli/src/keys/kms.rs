@@ -45,11 +45,9 @@ impl Kms {
 
     /// `key` as KMS describes it, and its public key.
     fn described(&self, key: &str) -> Result<(ServerKey, PublicKey)> {
-        use p256::pkcs8::DecodePublicKey as _;
         let k = self.rt.block_on(self.keys.public_key(key))?;
-        let vk = p256::ecdsa::VerifyingKey::from_public_key_der(&k.public_der)
-            .map_err(|e| anyhow!("KMS key {key} is not a P-256 key: {e}"))?;
-        Ok((k, PublicKey::EcdsaP256(vk)))
+        let public = k.public_key().map_err(|e| anyhow!("KMS {e}"))?;
+        Ok((k, public))
     }
 
     /// A signer for `key`, presented as a key of `dialect`.

@@ -124,11 +124,8 @@ impl KeyService for KmsKeys {
     }
 
     async fn sign(&self, key: &ServerKey, payload: &[u8]) -> PortResult<Vec<u8>> {
-        use notus_tuf::keys::{PublicKey, Scheme, verify_signature};
-        use p256::pkcs8::DecodePublicKey as _;
-        let public = p256::ecdsa::VerifyingKey::from_public_key_der(&key.public_der)
-            .map(PublicKey::EcdsaP256)
-            .map_err(|e| PortError::Other(format!("key {} is not P-256: {e}", key.key_ref)))?;
+        use notus_tuf::keys::{Scheme, verify_signature};
+        let public = key.public_key()?;
         // A digest, not the message: KMS takes at most 4 KiB of message, and a server-signed
         // snapshot can be larger.
         let digest = notus_tuf::metadata::sha256(payload);

@@ -443,10 +443,8 @@ pub async fn sign_with_server_key(
 
 /// The public key of a server key.
 pub fn server_public_key(key: &ServerKey) -> ApiResult<PublicKey> {
-    use p256::pkcs8::DecodePublicKey as _;
-    p256::ecdsa::VerifyingKey::from_public_key_der(&key.public_der)
-        .map(PublicKey::EcdsaP256)
-        .map_err(|e| updating(&format!("server key {} is not P-256: {e}", key.key_ref)))
+    key.public_key()
+        .map_err(|e| updating(&format!("server {e}")))
 }
 
 /// When a metadata file expires.
