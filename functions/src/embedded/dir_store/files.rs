@@ -102,6 +102,7 @@ const OPEN_DIRS_LIMIT: usize = 128;
 /// directory would create nothing anyone can see.
 pub struct Dirs {
     objects: OwnedFd,
+    objects_path: PathBuf,
     open: HashMap<PathBuf, OwnedFd>,
 }
 
@@ -118,6 +119,7 @@ impl Dirs {
     pub fn new(objects: &Path) -> std::io::Result<Self> {
         Ok(Dirs {
             objects: open_dir(objects)?,
+            objects_path: objects.to_owned(),
             open: HashMap::new(),
         })
     }
@@ -165,30 +167,16 @@ fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
     Ok(rustix::fs::open(dir, flags, Mode::empty())?)
 }
 
-/// Run `op`, which creates an entry at `path`; if `path`'s directory is missing, create it and
-/// run `op` again. A collection's directories exist after its first publish, so the common case
-/// makes no `mkdir` (and no `stat`). Writers hold the tree lock shared, so no directory is
-/// removed in between.
-fn in_dir<T>(path: &Path, mut op: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
-    match op() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(path.parent().expect("object paths have a parent"))?;
-            op()
-        }
-        done => done,
-    }
-}
-
-/// Write contents missing from `objects/` (`dirs`' contents directory, at `objects`), by
-/// sha256: each written unnamed, then linked into place (a link, not a rename: an existing
-/// content, from a concurrent writer of the same bytes, is never replaced, and a reader never
-/// finds a partly written one). Returns the contents that are there now; one that could not be
-/// written is absent, and its names get their own copies.
+/// Write contents missing from `objects/` (`dirs`' contents directory), by sha256: each written
+/// unnamed, then linked into place (a link, not a rename: an existing content, from a
+/// concurrent writer of the same bytes, is never replaced, and a reader never finds a partly
+/// written one). Returns the contents that are there now; one that could not be written is
+/// absent, and its names get their own copies.
 pub fn write_contents<'a>(
     dirs: &Dirs,
-    objects: &Path,
     missing: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) -> BTreeSet<String> {
+    let objects = &dirs.objects_path;
     let mut ready = BTreeSet::new();
     for (sha, bytes) in missing {
         let written = match write_unnamed(dirs.objects.as_fd(), sha, bytes) {
@@ -328,7 +316,10 @@ pub fn store(
     });
     match linked {
         Some(Ok(written)) => Ok(written),
-        None | Some(Err(_)) => write_atomically(path, bytes).map(|()| true),
+        None | Some(Err(_)) => {
+            dirs.at(path)?; // the directory, made if missing
+            write_atomically(path, bytes).map(|()| true)
+        }
     }
 }
 
@@ -361,10 +352,12 @@ pub fn current_state(dirs: &mut Dirs, path: &Path, etag: Option<&str>) -> PortRe
     Ok(read(path)?.map(|o| o.etag == etag))
 }
 
+/// Put `bytes` at `path` (whose directory exists) whole: written to a temporary name and
+/// renamed over it.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = tmp_in(path.parent().expect("object paths have a parent"));
     let result = (|| {
-        let mut f = in_dir(path, || fs::File::create(&tmp))?;
+        let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         fs::rename(&tmp, path)
     })();
@@ -539,5 +532,22 @@ mod tests {
                 assert!(dirs.open.len() <= OPEN_DIRS_LIMIT);
             }
         }
+    }
+
+    /// A name with no content to link (or whose link failed) gets its own copy, in a directory
+    /// made for it if missing.
+    #[test]
+    fn a_name_without_a_content_is_a_copy_in_a_directory_made_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        fs::create_dir(&objects).unwrap();
+        let mut dirs = Dirs::new(&objects).unwrap();
+        let name = dir.path().join("new").join("gun").join("root.json");
+        assert!(store(&mut dirs, None, &name, b"bytes", false).unwrap());
+        assert_eq!(fs::read(&name).unwrap(), b"bytes");
+        // A content that is not in objects/ cannot be linked: a copy again.
+        let other = dir.path().join("other").join("root.json");
+        assert!(store(&mut dirs, Some("missing"), &other, b"more", true).unwrap());
+        assert_eq!(fs::read(&other).unwrap(), b"more");
     }
 }

@@ -277,7 +277,6 @@ impl Writer {
             .collect();
         let written = write_contents(
             &self.dirs,
-            &self.objects,
             missing
                 .iter()
                 .map(|sha| (sha.as_str(), bytes_of[sha.as_str()])),
