@@ -3,7 +3,7 @@
 //! journal's (see `journal.rs`).
 
 use std::collections::{BTreeSet, HashMap};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
@@ -74,15 +74,29 @@ pub fn read_up_to(path: &Path, limit: u64) -> PortResult<Read> {
 /// A temporary name: this process's random prefix and a counter (one random draw per process
 /// instead of one system call per temporary file).
 fn tmp_name() -> String {
-    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    static PROCESS: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let process = PROCESS.get_or_init(|| {
-        hex::encode(rand_core::RngCore::next_u64(&mut rand_core::OsRng).to_be_bytes())
-    });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{TMP_PREFIX}{process}-{n}")
+    format!("{TMP_PREFIX}{}-{n}", process_tag())
+}
+
+/// A random tag for this process's temporary names, so that none is a name a crashed process
+/// left behind.
+fn process_tag() -> &'static str {
+    static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PROCESS.get_or_init(|| {
+        hex::encode(rand_core::RngCore::next_u64(&mut rand_core::OsRng).to_be_bytes())
+    })
+}
+
+/// The one temporary name a replaced name is linked under before the swap, the same in every
+/// directory. Only the store's writer (or the replay before it) replaces names, one at a time,
+/// and removes the name right after the swap, which leaves the kernel a cached "no such name"
+/// for it: the next link there needs no search of the directory, where a new temporary name
+/// cost every replaced name one (27 % of its link's time; docs/performance.md, profile 15).
+fn swap_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| format!("{TMP_PREFIX}{}-swap", process_tag()))
 }
 
 /// A temporary name in `dir`.
@@ -103,7 +117,8 @@ const OPEN_DIRS_LIMIT: usize = 128;
 pub struct Dirs {
     objects: OwnedFd,
     objects_path: PathBuf,
-    open: HashMap<PathBuf, OwnedFd>,
+    /// By the directory's path as bytes: a `Path`'s hash walks its components (profile 15).
+    open: HashMap<OsString, OwnedFd>,
 }
 
 /// A file's directory, and `objects/`, as open handles, and the file's name.
@@ -138,7 +153,8 @@ impl Dirs {
     fn find<'p>(&mut self, path: &'p Path, create: bool) -> std::io::Result<Option<At<'_, 'p>>> {
         let dir = path.parent().expect("object paths have a parent");
         let name = path.file_name().expect("object paths have a name");
-        if !self.open.contains_key(dir) {
+        let dir_key = dir.as_os_str();
+        if !self.open.contains_key(dir_key) {
             let fd = match open_dir(dir) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                     fs::create_dir_all(dir)?;
@@ -150,11 +166,11 @@ impl Dirs {
             if self.open.len() >= OPEN_DIRS_LIMIT {
                 self.open.clear();
             }
-            self.open.insert(dir.to_owned(), fd);
+            self.open.insert(dir_key.to_owned(), fd);
         }
         Ok(Some(At {
             objects: self.objects.as_fd(),
-            dir: self.open[dir].as_fd(),
+            dir: self.open[dir_key].as_fd(),
             name,
         }))
     }
@@ -247,11 +263,19 @@ pub fn replace_content(objects: &Path, sha: &str, bytes: &[u8]) -> std::io::Resu
 /// Put `path` in place as a hard link to the content `sha`, atomically for readers.
 fn link_atomically(dirs: &mut Dirs, sha: &str, path: &Path) -> std::io::Result<()> {
     let at = dirs.at(path)?;
-    let tmp = tmp_name();
-    rustix::fs::linkat(at.objects, sha, at.dir, &tmp, AtFlags::empty())?;
-    let result = replace(at.dir, &tmp, at.name);
+    let tmp = swap_name();
+    let link = || rustix::fs::linkat(at.objects, sha, at.dir, tmp, AtFlags::empty());
+    match link() {
+        // Left by a swap whose removal failed: only this process uses the name.
+        Err(Errno::EXIST) => {
+            rustix::fs::unlinkat(at.dir, tmp, AtFlags::empty())?;
+            link()?;
+        }
+        linked => linked?,
+    }
+    let result = replace(at.dir, tmp, at.name);
     if result.is_err() {
-        let _ = rustix::fs::unlinkat(at.dir, &tmp, AtFlags::empty());
+        let _ = rustix::fs::unlinkat(at.dir, tmp, AtFlags::empty());
     }
     result
 }
@@ -275,7 +299,7 @@ fn replace(dir: BorrowedFd<'_>, tmp: &str, name: &OsStr) -> std::io::Result<()> 
                 Err(e.into())
             }
             // `name` is right; a link left behind here is only space (no key lists or serves
-            // a temporary name).
+            // a temporary name), and the next swap in this directory removes it.
             _ => Ok(()),
         },
         Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
@@ -486,6 +510,16 @@ mod tests {
             1,
             "the old link is gone"
         );
+        let entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["targets.json"]);
+
+        // A swap link left behind (its removal failed) is removed by the next swap there.
+        fs::hard_link(&old, dir.path().join("gun").join(swap_name())).unwrap();
+        link_atomically(&mut dirs, "old", &name).unwrap();
+        assert_eq!(fs::read(&name).unwrap(), b"old");
         let entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
             .unwrap()
             .map(|e| e.unwrap().file_name())

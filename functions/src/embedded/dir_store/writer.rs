@@ -81,16 +81,18 @@ pub struct Writer {
 /// is full it starts over, which costs only lookups (and contents brought again).
 #[derive(Default)]
 pub struct Known {
-    names: HashMap<PathBuf, String>,
+    /// By key, not path: a path's hash walks its components, 1.6 % of a loaded server's
+    /// samples when these were paths (docs/performance.md, profile 15).
+    names: HashMap<String, String>,
     contents: HashSet<String>,
 }
 
 impl Known {
-    fn name(&mut self, path: &Path, sha: &str) {
+    fn name(&mut self, key: &str, sha: &str) {
         if self.names.len() >= KNOWN_LIMIT {
             self.names.clear();
         }
-        self.names.insert(path.to_owned(), sha.to_owned());
+        self.names.insert(key.to_owned(), sha.to_owned());
     }
 
     fn content(&mut self, sha: &str) {
@@ -110,7 +112,7 @@ impl Known {
 /// contents they bring.
 #[derive(Default)]
 struct Pending {
-    names: HashMap<PathBuf, String>,
+    names: HashMap<String, String>,
     contents: HashSet<String>,
 }
 
@@ -186,18 +188,19 @@ impl Writer {
         let mut outcomes = Vec::with_capacity(puts.len());
         let mut stopped = false;
         // Within the batch too: a later put sees an earlier one's name.
-        let mut names: HashMap<&Path, &str> = HashMap::new();
+        let mut names: HashMap<&str, &str> = HashMap::new();
         let shas: Vec<String> = puts.iter().map(content_address).collect();
         for (i, ((p, path), sha)) in puts.iter().zip(paths).zip(&shas).enumerate() {
             if stopped {
                 outcomes.push(PutOutcome::PreconditionFailed);
                 continue;
             }
+            let key = p.key.as_str();
             let held = names
-                .get(path.as_path())
+                .get(key)
                 .copied()
-                .or_else(|| pending.names.get(path).map(String::as_str))
-                .or_else(|| self.known.names.get(path).map(String::as_str));
+                .or_else(|| pending.names.get(key).map(String::as_str))
+                .or_else(|| self.known.names.get(key).map(String::as_str));
             let holds = match (&p.condition, held) {
                 (PutCondition::IfAbsent, Some(_)) => false,
                 (PutCondition::IfMatch(etag), Some(held)) => held == etag,
@@ -209,7 +212,7 @@ impl Writer {
                 }
             };
             if holds {
-                names.insert(path, sha);
+                names.insert(key, sha);
             } else {
                 stopped = i >= *in_order_from;
             }
@@ -245,8 +248,8 @@ impl Writer {
             });
         }
         // Only now, with nothing left to fail: the group's later batches see this one.
-        for (path, sha) in names {
-            pending.names.insert(path.to_owned(), sha.to_owned());
+        for (key, sha) in names {
+            pending.names.insert(key.to_owned(), sha.to_owned());
         }
         pending.contents.extend(missing.iter().cloned());
         entries.extend(batch_entries);
@@ -297,7 +300,7 @@ impl Writer {
                     PortError::Other(format!("write {}: {e}", path.display()))
                 })?;
             if linked {
-                self.known.name(path, sha);
+                self.known.name(&p.key, sha);
             } else {
                 *outcome = PutOutcome::PreconditionFailed;
             }
