@@ -2,7 +2,7 @@
 //! names to them, and what a conditional write compares. None of them flushes: durability is the
 //! journal's (see `journal.rs`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -116,7 +116,6 @@ const OPEN_DIRS_LIMIT: usize = 128;
 /// directory would create nothing anyone can see.
 pub struct Dirs {
     objects: OwnedFd,
-    objects_path: PathBuf,
     /// By the directory's path as bytes: a `Path`'s hash walks its components (profile 15).
     open: HashMap<OsString, OwnedFd>,
 }
@@ -134,7 +133,6 @@ impl Dirs {
     pub fn new(objects: &Path) -> std::io::Result<Self> {
         Ok(Dirs {
             objects: open_dir(objects)?,
-            objects_path: objects.to_owned(),
             open: HashMap::new(),
         })
     }
@@ -183,34 +181,11 @@ fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
     Ok(rustix::fs::open(dir, flags, Mode::empty())?)
 }
 
-/// Write contents missing from `objects/` (`dirs`' contents directory), by sha256: each written
-/// unnamed, then linked into place (a link, not a rename: an existing content, from a
-/// concurrent writer of the same bytes, is never replaced, and a reader never finds a partly
-/// written one). Returns the contents that are there now; one that could not be written is
-/// absent, and its names get their own copies.
-pub fn write_contents<'a>(
-    dirs: &Dirs,
-    missing: impl Iterator<Item = (&'a str, &'a [u8])>,
-) -> BTreeSet<String> {
-    let objects = &dirs.objects_path;
-    let mut ready = BTreeSet::new();
-    for (sha, bytes) in missing {
-        let written = match write_unnamed(dirs.objects.as_fd(), sha, bytes) {
-            Err(e) if unnamed_unsupported(&e) => write_named(objects, &objects.join(sha), bytes),
-            written => written,
-        };
-        if written.is_ok() {
-            ready.insert(sha.to_owned());
-        }
-    }
-    ready
-}
-
-/// Write `bytes` to a file with no name (`O_TMPFILE`) in the directory `dir` and link it there
-/// as `name`: one entry added to the directory every collection shares, where a named temporary
-/// file adds one, adds the link and removes the first (docs/performance.md, profile 10).
-fn write_unnamed(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use rustix::fs::{CWD, Mode, OFlags};
+/// Write `bytes` to a file with no name (`O_TMPFILE`) in the directory `dir`, to be linked where
+/// it belongs: a reader never finds it partly written, and no temporary name is added and
+/// removed (docs/performance.md, profile 10).
+fn write_unnamed(dir: BorrowedFd<'_>, bytes: &[u8]) -> std::io::Result<fs::File> {
+    use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::openat(
         dir,
         ".",
@@ -219,37 +194,7 @@ fn write_unnamed(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> std::io::Resu
     )?;
     let mut file = fs::File::from(fd);
     file.write_all(bytes)?;
-    // An unnamed file is linked through its descriptor's entry in /proc (linking the
-    // descriptor itself needs a capability the server should not hold).
-    let unnamed = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-    match rustix::fs::linkat(CWD, unnamed.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW) {
-        Err(Errno::EXIST) => Ok(()),
-        linked => linked.map_err(std::io::Error::from),
-    }
-}
-
-/// Errors that mean this filesystem or system has no unnamed files to link (no `O_TMPFILE`, no
-/// /proc): the named temporary file does the same job.
-fn unnamed_unsupported(e: &std::io::Error) -> bool {
-    let errno = e.raw_os_error().map(Errno::from_raw_os_error);
-    matches!(
-        errno,
-        Some(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOENT | Errno::NOSYS)
-    )
-}
-
-/// The same with a named temporary file, linked into place and removed.
-fn write_named(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = tmp_in(dir);
-    // A content already there (`Ok(false)`) holds the same bytes: its name is their sha256.
-    let written = fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| match fs::hard_link(&tmp, content) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            linked => linked,
-        });
-    let _ = fs::remove_file(&tmp);
-    written
+    Ok(file)
 }
 
 /// Put the content `bytes` at `objects/{sha}` whatever is there (a file a crash left torn):
@@ -260,24 +205,69 @@ pub fn replace_content(objects: &Path, sha: &str, bytes: &[u8]) -> std::io::Resu
     Ok(content)
 }
 
-/// Put `path` in place as a hard link to the content `sha`, atomically for readers.
-fn link_atomically(dirs: &mut Dirs, sha: &str, path: &Path) -> std::io::Result<()> {
+/// Where a name's content comes from when it is stored.
+#[derive(Clone, Copy)]
+pub enum Content<'a> {
+    /// `objects/{sha256}`: where the replay puts contents (and where the writer put every
+    /// content before profile 15 of docs/performance.md).
+    Object(&'a str),
+    /// Another name that holds it.
+    Name(&'a Path),
+    /// Nowhere yet: written now, unnamed, in the name's own directory, and linked as the name.
+    New,
+}
+
+/// Put `path` in place as a hard link to `content` (`bytes` when it is new): atomically for
+/// readers, or with `if_absent` only if no name is there (`Ok(false)` if one is).
+fn link(
+    dirs: &mut Dirs,
+    content: Content<'_>,
+    path: &Path,
+    bytes: &[u8],
+    if_absent: bool,
+) -> std::io::Result<bool> {
+    use rustix::fs::{CWD, linkat, unlinkat};
     let at = dirs.at(path)?;
-    let tmp = swap_name();
-    let link = || rustix::fs::linkat(at.objects, sha, at.dir, tmp, AtFlags::empty());
-    match link() {
+    let proc_path;
+    let _unnamed; // open until it is linked
+    let (from_dir, from, flags) = match content {
+        Content::Object(sha) => (at.objects, Path::new(sha), AtFlags::empty()),
+        Content::Name(other) if other.parent() == path.parent() => {
+            let name = other.file_name().expect("object paths have a name");
+            (at.dir, Path::new(name), AtFlags::empty())
+        }
+        Content::Name(other) => (CWD, other, AtFlags::empty()),
+        Content::New => {
+            let file = write_unnamed(at.dir, bytes)?;
+            // An unnamed file is linked through its descriptor's entry in /proc (linking the
+            // descriptor itself needs a capability the server should not hold).
+            proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+            _unnamed = file;
+            (CWD, Path::new(&proc_path), AtFlags::SYMLINK_FOLLOW)
+        }
+    };
+    let link_as = |name: &OsStr| linkat(from_dir, from, at.dir, name, flags);
+    if if_absent {
+        return match link_as(at.name) {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => Ok(false),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let swap = OsStr::new(swap_name());
+    match link_as(swap) {
         // Left by a swap whose removal failed: only this process uses the name.
         Err(Errno::EXIST) => {
-            rustix::fs::unlinkat(at.dir, tmp, AtFlags::empty())?;
-            link()?;
+            unlinkat(at.dir, swap, AtFlags::empty())?;
+            link_as(swap)?;
         }
         linked => linked?,
     }
-    let result = replace(at.dir, tmp, at.name);
+    let result = replace(at.dir, swap_name(), at.name);
     if result.is_err() {
-        let _ = rustix::fs::unlinkat(at.dir, tmp, AtFlags::empty());
+        let _ = unlinkat(at.dir, swap, AtFlags::empty());
     }
-    result
+    result.map(|()| true)
 }
 
 /// Move `tmp` to `name`, both in `dir`, atomically replacing whatever `name` holds. An
@@ -309,38 +299,19 @@ fn replace(dir: BorrowedFd<'_>, tmp: &str, name: &OsStr) -> std::io::Result<()> 
     }
 }
 
-/// Create `path` as a hard link to the content `sha` if no object is there: `link` itself
-/// refuses an existing name, so no temporary name and rename are needed. `Ok(false)` if the
-/// name exists.
-fn link_if_absent(dirs: &mut Dirs, sha: &str, path: &Path) -> std::io::Result<bool> {
-    let at = dirs.at(path)?;
-    match rustix::fs::linkat(at.objects, sha, at.dir, at.name, AtFlags::empty()) {
-        Ok(()) => Ok(true),
-        Err(Errno::EXIST) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Store `bytes` under `path`: a link to their content `sha` in `objects/` if there is one, or
-/// its own copy where links fail (another filesystem, too many links). With `if_absent`, an
-/// existing name is left alone (`Ok(false)`).
+/// Store `bytes` under `path`: a link to `content`, or its own copy where links fail (another
+/// filesystem, too many links, no unnamed files). With `if_absent`, an existing name is left
+/// alone (`Ok(false)`).
 pub fn store(
     dirs: &mut Dirs,
-    content: Option<&str>,
+    content: Content<'_>,
     path: &Path,
     bytes: &[u8],
     if_absent: bool,
 ) -> std::io::Result<bool> {
-    let linked = content.map(|sha| {
-        if if_absent {
-            link_if_absent(dirs, sha, path)
-        } else {
-            link_atomically(dirs, sha, path).map(|()| true)
-        }
-    });
-    match linked {
-        Some(Ok(written)) => Ok(written),
-        None | Some(Err(_)) => {
+    match link(dirs, content, path, bytes, if_absent) {
+        Ok(written) => Ok(written),
+        Err(_) => {
             dirs.at(path)?; // the directory, made if missing
             write_atomically(path, bytes).map(|()| true)
         }
@@ -458,31 +429,52 @@ pub fn walk(dir: &Path, root: &Path, prefix: &str, out: &mut Vec<String>) -> std
 mod tests {
     use super::*;
 
-    /// Both ways of writing a content leave exactly the content behind (no temporary entry),
-    /// and neither replaces a content that is already there.
+    /// A new content is written unnamed in its name's directory and linked as the name: if
+    /// absent, an existing name keeps what it holds; otherwise it is replaced whole. No other
+    /// entry is left, anywhere.
     #[test]
-    fn a_content_is_written_unnamed_or_named_and_never_replaced() {
-        type Writer = fn(&Path, &Path, &[u8]) -> std::io::Result<()>;
-        fn unnamed(dir: &Path, content: &Path, bytes: &[u8]) -> std::io::Result<()> {
-            let dir = open_dir(dir)?;
-            let name = content.file_name().unwrap().to_str().unwrap();
-            write_unnamed(dir.as_fd(), name, bytes)
-        }
-        for (how, write) in [
-            ("unnamed", unnamed as Writer),
-            ("named", write_named as Writer),
+    fn a_new_content_is_linked_as_its_name_and_leaves_no_other_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        fs::create_dir(&objects).unwrap();
+        let mut dirs = Dirs::new(&objects).unwrap();
+        let name = dir.path().join("gun").join("targets.json");
+        assert!(link(&mut dirs, Content::New, &name, b"first", true).unwrap());
+        assert!(!link(&mut dirs, Content::New, &name, b"other", true).unwrap());
+        assert_eq!(fs::read(&name).unwrap(), b"first");
+        assert!(link(&mut dirs, Content::New, &name, b"second", false).unwrap());
+        assert_eq!(fs::read(&name).unwrap(), b"second");
+        let entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["targets.json"]);
+        assert_eq!(fs::read_dir(&objects).unwrap().count(), 0);
+    }
+
+    /// A name links another name's content, in its own directory or another one.
+    #[test]
+    fn a_name_links_the_content_of_another_name() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        fs::create_dir(&objects).unwrap();
+        let mut dirs = Dirs::new(&objects).unwrap();
+        let first = dir.path().join("gun").join("targets.abc.json");
+        assert!(link(&mut dirs, Content::New, &first, b"t", true).unwrap());
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        for other in [
+            dir.path().join("gun").join("1.targets.json"),
+            dir.path().join("other").join("targets.json"),
         ] {
-            let dir = tempfile::tempdir().unwrap();
-            let content = dir.path().join(etag_of(b"first"));
-            write(dir.path(), &content, b"first").unwrap();
-            write(dir.path(), &content, b"other bytes").unwrap();
-            assert_eq!(fs::read(&content).unwrap(), b"first", "{how}");
-            let entries: Vec<_> = fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
-            assert_eq!(entries, [content], "{how}");
+            assert!(link(&mut dirs, Content::Name(&first), &other, b"", false).unwrap());
+            assert_eq!(ino(&other), ino(&first), "{}", other.display());
         }
+        assert_eq!(fs::metadata(&first).unwrap().nlink(), 3);
+    }
+
+    fn replace_with(dirs: &mut Dirs, sha: &str, name: &Path) -> std::io::Result<bool> {
+        link(dirs, Content::Object(sha), name, b"", false)
     }
 
     /// A replaced name holds the new content whole (a rename where nothing was there, a swap
@@ -499,9 +491,9 @@ mod tests {
         fs::write(&new, b"new").unwrap();
         let mut dirs = Dirs::new(&objects).unwrap();
         let name = dir.path().join("gun").join("targets.json");
-        link_atomically(&mut dirs, "old", &name).unwrap();
+        replace_with(&mut dirs, "old", &name).unwrap();
         assert_eq!(fs::read(&name).unwrap(), b"old");
-        link_atomically(&mut dirs, "new", &name).unwrap();
+        replace_with(&mut dirs, "new", &name).unwrap();
         assert_eq!(fs::read(&name).unwrap(), b"new");
         let ino = |p: &Path| fs::metadata(p).unwrap().ino();
         assert_eq!(ino(&name), ino(&new));
@@ -518,7 +510,7 @@ mod tests {
 
         // A swap link left behind (its removal failed) is removed by the next swap there.
         fs::hard_link(&old, dir.path().join("gun").join(swap_name())).unwrap();
-        link_atomically(&mut dirs, "old", &name).unwrap();
+        replace_with(&mut dirs, "old", &name).unwrap();
         assert_eq!(fs::read(&name).unwrap(), b"old");
         let entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
             .unwrap()
@@ -529,7 +521,7 @@ mod tests {
         // A directory where the name goes is refused, as a rename refuses it, and stays.
         let taken = dir.path().join("gun").join("snapshot.json");
         fs::create_dir(&taken).unwrap();
-        assert!(link_atomically(&mut dirs, "new", &taken).is_err());
+        assert!(replace_with(&mut dirs, "new", &taken).is_err());
         assert!(taken.is_dir());
         let mut entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
             .unwrap()
@@ -556,7 +548,7 @@ mod tests {
                     .path()
                     .join(format!("gun{i}"))
                     .join(format!("{round}.json"));
-                assert!(link_if_absent(&mut dirs, "c", &name).unwrap());
+                assert!(link(&mut dirs, Content::Object("c"), &name, b"", true).unwrap());
                 assert_eq!(
                     fs::metadata(&name).unwrap().ino(),
                     content,
@@ -577,11 +569,11 @@ mod tests {
         fs::create_dir(&objects).unwrap();
         let mut dirs = Dirs::new(&objects).unwrap();
         let name = dir.path().join("new").join("gun").join("root.json");
-        assert!(store(&mut dirs, None, &name, b"bytes", false).unwrap());
+        assert!(store(&mut dirs, Content::New, &name, b"bytes", false).unwrap());
         assert_eq!(fs::read(&name).unwrap(), b"bytes");
         // A content that is not in objects/ cannot be linked: a copy again.
         let other = dir.path().join("other").join("root.json");
-        assert!(store(&mut dirs, Some("missing"), &other, b"more", true).unwrap());
+        assert!(store(&mut dirs, Content::Object("missing"), &other, b"more", true).unwrap());
         assert_eq!(fs::read(&other).unwrap(), b"more");
     }
 }

@@ -1,15 +1,20 @@
 //! The object store as a directory laid out like the bucket.
 //!
-//! Content is written once: each distinct content lives in `objects/{sha256}`, and a name is a
-//! hard link to it: a new name is linked directly (the link fails if the name exists, which is
-//! exactly "if absent"), a replaced name is linked to a temporary name and renamed over the old
-//! one. A conditional replace recognises the expected content by inode (a name linked to
-//! `objects/{etag}`) instead of reading and hashing the current file. A publish stores each file
-//! under three names (hash, version, current) with identical bytes, so this writes each content
-//! once instead of three times, and replacing a current name frees no inode (on ext4, the
-//! kernel's inode allocation after constant create-and-delete had been the largest CPU cost of a
+//! Content is written once: a new content is written unnamed in the directory of its first name
+//! and linked there, and its other names are hard links to that name: a new name is linked
+//! directly (the link fails if the name exists, which is exactly "if absent"), a replaced name is
+//! linked to a temporary name and swapped with the old one. A publish stores each file under
+//! three names (hash, version, current) with identical bytes, so this writes each content once
+//! instead of three times, and replacing a current name frees no inode (on ext4, the kernel's
+//! inode allocation after constant create-and-delete had been the largest CPU cost of a
 //! publish). Where a link cannot be made (another filesystem, too many links) the name gets its
 //! own copy, written atomically.
+//!
+//! `objects/{sha256}` holds the contents the replay writes, and held every content before
+//! profile 15 of docs/performance.md: its entry was the most expensive of a content's links (a
+//! directory every collection shares). A conditional replace recognises the expected content by
+//! inode when the name is a link to `objects/{etag}`, and otherwise (once per name after a
+//! restart; the writer remembers what it wrote) by reading and hashing it.
 //!
 //! Durability is the journal's (`journal.rs`): every write goes through one writer thread
 //! (`writer.rs`), which checks a group of batches' conditions, appends what they will do to the
@@ -503,19 +508,19 @@ mod tests {
             .unwrap();
         use PutOutcome::{PreconditionFailed, Written};
         assert_eq!(outcomes, [Written, Written, PreconditionFailed]);
-        // One inode for both new names and the content's own entry.
+        // One inode for both new names, written in their directory: nothing in objects/.
+        let gun = dir.path().join("bucket/v2/g/_trust/tuf");
         assert_eq!(
-            fs::metadata(objects.join(etag_of(b"new"))).unwrap().nlink(),
-            3
+            fs::metadata(gun.join("timestamp.ab.json")).unwrap().nlink(),
+            2
         );
-        assert!(!objects.join(etag_of(b"refused")).exists());
-        let mut left: Vec<_> = fs::read_dir(&objects)
+        assert_eq!(fs::read_dir(&objects).unwrap().count(), 0);
+        let mut left: Vec<_> = fs::read_dir(&gun)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        let mut want = vec![etag_of(b"new"), etag_of(b"old")];
-        want.sort();
+        let want = ["2.timestamp.json", "timestamp.ab.json", "timestamp.json"];
         assert_eq!(left, want, "no temporary files, no refused contents");
         assert_eq!(
             &store.get(current).await.unwrap().unwrap().bytes[..],
@@ -543,9 +548,10 @@ mod tests {
                 .unwrap();
             assert_eq!(w, PutOutcome::Written);
         }
-        let content = dir.path().join("objects").join(etag_of(b"signed"));
-        // The content's own entry and the two names: one inode, written once.
-        assert_eq!(fs::metadata(&content).unwrap().nlink(), 3);
+        let gun = dir.path().join("bucket/v2/g/_trust/tuf");
+        let links = || fs::metadata(gun.join("targets.abc.json")).unwrap().nlink();
+        // The two names: one inode, written once.
+        assert_eq!(links(), 2);
         // A current name replaced by new bytes leaves the old content to its other names.
         let current = "v2/g/_trust/tuf/targets.json";
         store
@@ -557,6 +563,7 @@ mod tests {
             )
             .await
             .unwrap();
+        assert_eq!(links(), 3, "the current name links the same content");
         let etag = store.get(current).await.unwrap().unwrap().etag;
         store
             .put(
@@ -575,17 +582,19 @@ mod tests {
             &store.get(names[0]).await.unwrap().unwrap().bytes[..],
             b"signed"
         );
-        assert_eq!(fs::metadata(&content).unwrap().nlink(), 3);
-        // Deleting names drops a content once nothing links to it.
+        assert_eq!(links(), 2, "the current name moved on");
+        // Deleting a name leaves the content to the others.
         store.delete(&[names[0].to_owned()]).await.unwrap();
-        assert!(content.exists());
+        assert_eq!(
+            &store.get(names[1]).await.unwrap().unwrap().bytes[..],
+            b"signed"
+        );
         store
             .delete(&[names[1].to_owned(), current.to_owned()])
             .await
             .unwrap();
-        assert!(!content.exists());
-        assert!(!dir.path().join("objects").join(etag_of(b"newer")).exists());
         assert!(store.list("v2/").await.unwrap().is_empty());
+        assert_eq!(fs::read_dir(dir.path().join("objects")).unwrap().count(), 0);
     }
 
     fn put_req(key: &str, bytes: &'static [u8], condition: PutCondition) -> PutRequest {
@@ -678,39 +687,59 @@ mod tests {
         assert_eq!(bytes(store.get(ts).await.unwrap()), Some(b"ts-2".to_vec()));
     }
 
-    /// A put that brings no content (the store had it) is replayed from the content on disk,
-    /// which is checked first: a damaged one stops the opening with a clear error rather than
-    /// serving it.
+    /// A put that brings no content names one that its own segment's records brought, so a
+    /// replay needs nothing from outside the journal: after a checkpoint (a new segment), a
+    /// content written before it is brought again. Here the second name's file is lost and
+    /// `objects/` holds a damaged copy of the content; the replay restores the name from its
+    /// record.
     #[tokio::test]
-    async fn a_replayed_put_never_links_a_damaged_content() {
+    async fn after_a_checkpoint_a_content_is_brought_again() {
         let dir = tempfile::tempdir().unwrap();
         let store = open_in(dir.path());
         let first = "v2/g/_trust/tuf/targets.json";
         let second = "v2/g/_trust/tuf/2.targets.json";
-        store
-            .put(
-                first,
+        let headers = HEADERS;
+        let put = |key| {
+            store.put(
+                key,
                 Bytes::from_static(b"t"),
                 PutCondition::IfAbsent,
-                &HEADERS,
+                &headers,
             )
-            .await
-            .unwrap();
+        };
+        put(first).await.unwrap();
         store.checkpoint().await.unwrap();
-        store
-            .put(
-                second,
-                Bytes::from_static(b"t"),
-                PutCondition::IfAbsent,
-                &HEADERS,
-            )
-            .await
-            .unwrap();
+        put(second).await.unwrap();
         drop(store);
+        fs::remove_file(dir.path().join("bucket").join(second)).unwrap();
         fs::write(dir.path().join("objects").join(etag_of(b"t")), b"x").unwrap();
+        let store = open_in(dir.path());
+        let restored = store.get(second).await.unwrap().unwrap();
+        assert_eq!(&restored.bytes[..], b"t");
+    }
+
+    /// A put that brings no content and names one in `objects/` (as the writer wrote before
+    /// profile 15) is replayed from there, checked first: a damaged one stops the opening with
+    /// a clear error rather than serving it.
+    #[tokio::test]
+    async fn a_replayed_put_never_links_a_damaged_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        fs::create_dir_all(&objects).unwrap();
+        fs::write(objects.join(etag_of(b"t")), b"x").unwrap();
+        let (journal, _) = Journal::open(&dir.path().join("journal"), SEGMENT_BYTES).unwrap();
+        journal
+            .append(&[journal::Entry::Put {
+                key: "v2/g/_trust/tuf/2.targets.json".into(),
+                sha256: etag_of(b"t"),
+                content: None,
+            }])
+            .unwrap();
+        journal.sync().unwrap();
+        drop(journal);
         let err = DirStore::open(
             &dir.path().join("bucket"),
-            &dir.path().join("objects"),
+            &objects,
             &dir.path().join("journal"),
         )
         .err()

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use super::files::{Dirs, etag_of, remove_names, replace_content, store};
+use super::files::{Content, Dirs, etag_of, remove_names, replace_content, store};
 use super::journal::Entry;
 use crate::ports::{PortError, PortResult};
 
@@ -92,7 +92,7 @@ pub fn replay(
                 whole.entry(sha).or_insert(Bytes::from(on_disk)).clone()
             }
         };
-        store(&mut dirs, Some(sha), &path, &bytes, false)
+        store(&mut dirs, Content::Object(sha), &path, &bytes, false)
             .map_err(|e| PortError::Other(format!("replay: {key}: {e}")))?;
         done.keys += 1;
     }

@@ -11,13 +11,13 @@
 //! batches (docs/performance.md, profile 9). The writer wakes once for a whole group, and a
 //! group is what arrived during the last flush.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 
-use super::files::{Dirs, current_state, remove_names, store, write_contents};
+use super::files::{Content, Dirs, current_state, remove_names, store};
 use super::journal::{self, Entry, Journal};
 use super::{content_address, journal_error};
 use crate::embedded::worker::{Reply, next_group};
@@ -73,33 +73,50 @@ pub struct Writer {
     pub dirs: Dirs,
 }
 
-/// The names the writer wrote (to the sha256 of their content) and the contents it wrote, so
-/// that a condition on them needs no lookup: the writer is the only one to change the bucket,
-/// so what it wrote stays true until it deletes something, which forgets everything. A
-/// publish's conditions and contents made 15 `statx` calls, 6 of them on names and contents
-/// the same publish had just written (docs/performance.md, profile 13). Bounded: when either
-/// is full it starts over, which costs only lookups (and contents brought again).
+/// The names the writer wrote (to the sha256 of their content), so that a condition on them
+/// needs no lookup: the writer is the only one to change the bucket, so what it wrote stays
+/// true until it deletes something, which forgets everything. A publish's conditions made 15
+/// `statx` calls, 6 of them on names the same publish had just written (docs/performance.md,
+/// profile 13). And, for each content written since the journal's current segment began, a
+/// name that holds it, to link the content's next names to.
+///
+/// Contents have no directory of their own (profile 15): a new content is written unnamed in
+/// the directory of its first name and linked there, and later names link to that name. A put
+/// that links a content without bringing its bytes in the journal names a content that the
+/// same segment's records brought, so the replay, which reads every segment not retired, has
+/// the bytes of every content a record names. Hence a new segment starts with no contents
+/// known. Bounded: when either map is full both start over, which costs only lookups (and
+/// contents brought again).
 #[derive(Default)]
 pub struct Known {
     /// By key, not path: a path's hash walks its components, 1.6 % of a loaded server's
     /// samples when these were paths (docs/performance.md, profile 15).
     names: HashMap<String, String>,
-    contents: HashSet<String>,
+    /// By sha256, the path of a name that holds the content.
+    contents: HashMap<String, PathBuf>,
 }
 
 impl Known {
-    fn name(&mut self, key: &str, sha: &str) {
-        if self.names.len() >= KNOWN_LIMIT {
-            self.names.clear();
+    /// `key` (at `path`) now holds the content `sha`.
+    fn name(&mut self, key: &str, path: &Path, sha: &str) {
+        if self.names.len() >= KNOWN_LIMIT || self.contents.len() >= KNOWN_LIMIT {
+            self.forget_all();
         }
-        self.names.insert(key.to_owned(), sha.to_owned());
+        let before = self.names.insert(key.to_owned(), sha.to_owned());
+        // The name no longer holds what it held: it cannot be linked to for that any more.
+        if let Some(before) = before.filter(|b| b != sha)
+            && self.contents.get(&before).is_some_and(|p| p == path)
+        {
+            self.contents.remove(&before);
+        }
+        self.contents
+            .entry(sha.to_owned())
+            .or_insert_with(|| path.to_owned());
     }
 
-    fn content(&mut self, sha: &str) {
-        if self.contents.len() >= KNOWN_LIMIT {
-            self.contents.clear();
-        }
-        self.contents.insert(sha.to_owned());
+    /// A new journal segment: no content is known to it.
+    fn forget_contents(&mut self) {
+        self.contents.clear();
     }
 
     fn forget_all(&mut self) {
@@ -120,8 +137,6 @@ struct Pending {
 struct Plan {
     outcomes: Vec<PutOutcome>,
     shas: Vec<String>,
-    /// Contents this batch writes (it brings them), by sha256.
-    missing: Vec<String>,
 }
 
 impl Writer {
@@ -223,7 +238,7 @@ impl Writer {
             });
         }
         let mut batch_entries = Vec::new();
-        let mut missing = Vec::new();
+        let mut brought = Vec::new();
         let mut known: HashSet<&str> = HashSet::new();
         for ((p, sha), _) in puts
             .iter()
@@ -231,15 +246,14 @@ impl Writer {
             .zip(&outcomes)
             .filter(|(_, o)| **o == PutOutcome::Written)
         {
-            // A content the writer does not know of is brought without looking: writing one
-            // that exists already (from before a restart, say) finds it and keeps it, and
-            // costs only its bytes in the record, where a lookup in the directory every
-            // collection shares cost every new content a `statx` that found nothing.
+            // A content no name of this segment is known to hold is brought, and written
+            // again: the same bytes may be in the bucket already (from before a restart or a
+            // new segment, say), but a lookup for them would cost every new content one.
             let bring = known.insert(sha)
                 && !pending.contents.contains(sha)
-                && !self.known.contents.contains(sha);
+                && !self.known.contents.contains_key(sha);
             if bring {
-                missing.push(sha.clone());
+                brought.push(sha.clone());
             }
             batch_entries.push(Entry::Put {
                 key: p.key.clone(),
@@ -251,62 +265,42 @@ impl Writer {
         for (key, sha) in names {
             pending.names.insert(key.to_owned(), sha.to_owned());
         }
-        pending.contents.extend(missing.iter().cloned());
+        pending.contents.extend(brought);
         entries.extend(batch_entries);
-        Ok(Plan {
-            outcomes,
-            shas,
-            missing,
-        })
+        Ok(Plan { outcomes, shas })
     }
 
-    /// Write a logged batch's contents, then link each name in the order given (so each is
-    /// visible no earlier than the ones before it). Nothing here is flushed: the journal holds it.
+    /// Write a logged batch's names in the order given (so each is visible no earlier than the
+    /// ones before it): each a link to a name that holds its content, or its content written
+    /// anew. Nothing here is flushed: the journal holds it.
     fn write(
         &mut self,
         puts: &[PutRequest],
         paths: &[PathBuf],
         plan: Plan,
     ) -> PortResult<Vec<PutOutcome>> {
-        let Plan {
-            mut outcomes,
-            shas,
-            missing,
-        } = plan;
-        let bytes_of: BTreeMap<&str, &[u8]> = puts
-            .iter()
-            .zip(&shas)
-            .map(|(p, sha)| (sha.as_str(), &p.bytes[..]))
-            .collect();
-        let written = write_contents(
-            &self.dirs,
-            missing
-                .iter()
-                .map(|sha| (sha.as_str(), bytes_of[sha.as_str()])),
-        );
+        let Plan { mut outcomes, shas } = plan;
+        let Writer { dirs, known, .. } = self;
         for (((p, path), sha), outcome) in puts.iter().zip(paths).zip(&shas).zip(&mut outcomes) {
             if *outcome != PutOutcome::Written {
                 continue;
             }
-            // A content this batch did not bring exists already, or an earlier batch of the
-            // group wrote it just now.
-            let content = (written.contains(sha) || !missing.contains(sha)).then_some(sha.as_str());
+            let content = known
+                .contents
+                .get(sha)
+                .map_or(Content::New, |held| Content::Name(held));
             let if_absent = p.condition == PutCondition::IfAbsent;
             // The journal says this name is written: failing now leaves it to the replay, and
             // what the name holds until then is not known.
-            let linked =
-                store(&mut self.dirs, content, path, &p.bytes, if_absent).map_err(|e| {
-                    self.known.forget_all();
-                    PortError::Other(format!("write {}: {e}", path.display()))
-                })?;
+            let linked = store(dirs, content, path, &p.bytes, if_absent).map_err(|e| {
+                known.forget_all();
+                PortError::Other(format!("write {}: {e}", path.display()))
+            })?;
             if linked {
-                self.known.name(&p.key, sha);
+                known.name(&p.key, path, sha);
             } else {
                 *outcome = PutOutcome::PreconditionFailed;
             }
-        }
-        for sha in &written {
-            self.known.content(sha);
         }
         Ok(outcomes)
     }
@@ -334,17 +328,20 @@ impl Writer {
 
     /// Start a new segment (every logged batch's files are written: the writer is between
     /// groups), flush the filesystem once, and delete the finished segment.
-    fn checkpoint_now(&self) -> PortResult<()> {
+    fn checkpoint_now(&mut self) -> PortResult<()> {
+        // Before the rotation, which may fail half-way.
+        self.known.forget_contents();
         let finished = self.journal.rotate().map_err(journal_error)?;
         retire(&self.root, &self.journal, finished).map_err(journal_error)
     }
 
     /// Once the segment is full: rotate here, and flush and retire in the background, so the
     /// writer goes on with the next group meanwhile (one checkpoint at a time).
-    fn checkpoint_if_full(&self) {
+    fn checkpoint_if_full(&mut self) {
         if !self.journal.is_full() || self.checkpointing.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.known.forget_contents();
         let finished = match self.journal.rotate() {
             Ok(f) => f,
             Err(e) => {
@@ -473,8 +470,12 @@ mod tests {
             assert_eq!(&holds(key), bytes, "{key}");
         }
         // The content an earlier batch brought is the one the later batch links to.
-        let shared = std::fs::metadata(objects.join(etag_of(b"shared"))).unwrap();
-        assert_eq!(shared.nlink(), 3);
+        let shared = std::fs::metadata(bucket.join("k3")).unwrap();
+        assert_eq!(shared.nlink(), 2);
+        assert_eq!(
+            shared.ino(),
+            std::fs::metadata(bucket.join("k4")).unwrap().ino()
+        );
         drop(writer);
 
         // Replay the journal over a bucket that lost every name: it agrees with what was answered.
@@ -484,6 +485,37 @@ mod tests {
             assert_eq!(&holds(key), bytes, "{key} after the replay");
         }
         drop(store);
+    }
+
+    /// A name replaced by other bytes is no longer linked to for its old content: a later name
+    /// with the old bytes gets them, not the replacement's.
+    #[tokio::test]
+    async fn a_replaced_name_no_longer_lends_its_old_content() {
+        use crate::ports::{ObjectHeaders, ObjectStore as _};
+        let headers = ObjectHeaders {
+            content_type: "text/plain",
+            cache_control: String::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::open(
+            &dir.path().join("bucket"),
+            &dir.path().join("objects"),
+            &dir.path().join("journal"),
+        )
+        .unwrap();
+        let put = |key, bytes: &'static [u8], condition| {
+            store.put(key, Bytes::from_static(bytes), condition, &headers)
+        };
+        put("g/timestamp.json", b"a", PutCondition::IfAbsent)
+            .await
+            .unwrap();
+        let after_a = PutCondition::IfMatch(etag_of(b"a"));
+        put("g/timestamp.json", b"b", after_a).await.unwrap();
+        put("g/1.timestamp.json", b"a", PutCondition::IfAbsent)
+            .await
+            .unwrap();
+        let got = store.get("g/1.timestamp.json").await.unwrap().unwrap();
+        assert_eq!(&got.bytes[..], b"a");
     }
 
     /// Many tasks racing for one name through the store: exactly one wins, whichever groups the
@@ -582,11 +614,18 @@ mod tests {
             "a delete forgets what the writer wrote"
         );
         assert_eq!(store.get(key).await.unwrap().unwrap().bytes, &b"e"[..]);
-        // The delete removed the collection's directories; the name is a link to its content
-        // in the directory made again, not a copy written because a handle on the removed
-        // directory failed.
-        let name = std::fs::metadata(bucket.join(key)).unwrap();
-        let content = std::fs::metadata(dir.path().join("objects").join(etag_of(b"e"))).unwrap();
-        assert_eq!(name.ino(), content.ino());
+        // The delete removed the collection's directories. A second name with the same bytes
+        // links to the first in the directory made again, where a handle on the removed
+        // directory would have failed the link and made it a copy.
+        let twin = key.replace("timestamp", "twin");
+        let put_twin = store.put(
+            &twin,
+            Bytes::from_static(b"e"),
+            PutCondition::IfAbsent,
+            &headers,
+        );
+        assert_eq!(put_twin.await.unwrap(), PutOutcome::Written);
+        let ino = |k: &str| std::fs::metadata(bucket.join(k)).unwrap().ino();
+        assert_eq!(ino(key), ino(&twin));
     }
 }
