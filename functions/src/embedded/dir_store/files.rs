@@ -560,10 +560,10 @@ mod tests {
         }
     }
 
-    /// A name with no content to link (or whose link failed) gets its own copy, in a directory
-    /// made for it if missing.
+    /// A name goes in a directory made for it if missing, and a name whose content cannot be
+    /// linked gets its own copy.
     #[test]
-    fn a_name_without_a_content_is_a_copy_in_a_directory_made_for_it() {
+    fn a_name_gets_its_directory_made_and_a_copy_where_no_link_can_be_made() {
         let dir = tempfile::tempdir().unwrap();
         let objects = dir.path().join("objects");
         fs::create_dir(&objects).unwrap();
@@ -571,7 +571,7 @@ mod tests {
         let name = dir.path().join("new").join("gun").join("root.json");
         assert!(store(&mut dirs, Content::New, &name, b"bytes", false).unwrap());
         assert_eq!(fs::read(&name).unwrap(), b"bytes");
-        // A content that is not in objects/ cannot be linked: a copy again.
+        // A content that is not in objects/ cannot be linked: a copy.
         let other = dir.path().join("other").join("root.json");
         assert!(store(&mut dirs, Content::Object("missing"), &other, b"more", true).unwrap());
         assert_eq!(fs::read(&other).unwrap(), b"more");
