@@ -6,7 +6,14 @@ mod common;
 use chrono::Duration;
 use common::*;
 use notus_service::ops::{Config, refresh};
-use notus_service::ports::ChangeQuery;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use notus_service::Service;
+use notus_service::ports::{
+    ChangeQuery, Object, ObjectHeaders, ObjectStore, PortResult, PutCondition, PutOutcome,
+};
 
 fn config() -> Config {
     Config::default()
@@ -724,5 +731,73 @@ async fn a_current_name_changed_behind_the_service_moves_forward_never_back() {
             .await;
         assert_eq!(r.status(), 200, "{}: {:?}", b.name, r.body());
         assert_eq!(served().await, newer, "{}: never moved back", b.name);
+    }
+}
+
+/// The real store, with a record of the keys read through it.
+struct ReadLog(Arc<dyn ObjectStore>, Arc<Mutex<Vec<String>>>);
+
+#[async_trait]
+impl ObjectStore for ReadLog {
+    async fn get(&self, key: &str) -> PortResult<Option<Object>> {
+        self.1.lock().unwrap().push(key.to_owned());
+        self.0.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        c: PutCondition,
+        h: &ObjectHeaders,
+    ) -> PortResult<PutOutcome> {
+        self.0.put(key, bytes, c, h).await
+    }
+    async fn list(&self, prefix: &str) -> PortResult<Vec<String>> {
+        self.0.list(prefix).await
+    }
+    async fn delete(&self, keys: &[String]) -> PortResult<()> {
+        self.0.delete(keys).await
+    }
+    fn etag_is_sha256(&self) -> bool {
+        self.0.etag_is_sha256()
+    }
+}
+
+/// A publish on a head whose served names this process wrote itself does not read the served
+/// `timestamp.json` back to check them (on S3, one GET fewer; S3 still reads it for its ETag
+/// before moving it); a head another process served is checked.
+#[tokio::test]
+async fn a_head_this_process_served_is_not_read_back() {
+    for b in backends(Config::default()).await {
+        let reads = Arc::new(Mutex::new(Vec::new()));
+        let mut svc = b.svc.clone();
+        svc.store = Arc::new(ReadLog(b.svc.store.clone(), reads.clone()));
+        let mut p = Publisher::new(&svc, "example.com/served", 23).await;
+        assert_eq!(p.publish_initial(&svc).await.status(), 200);
+        let served = notus_service::layout::current_key(&p.gun, "timestamp");
+        let served_reads = || {
+            let mut r = reads.lock().unwrap();
+            let n = r.iter().filter(|k| **k == served).count();
+            r.clear();
+            n
+        };
+
+        served_reads();
+        assert_eq!(p.publish_next(&svc, "a", b"a").await.status(), 200);
+        let after_own = served_reads();
+
+        // Another process (its own memory, the same store and ledger) publishes next.
+        let other = Service::new(
+            b.svc.store.clone(),
+            b.svc.ledger.clone(),
+            b.svc.keys.clone(),
+            b.svc.config.clone(),
+            b.svc.clock.clone(),
+        );
+        assert_eq!(p.publish_next(&other, "b", b"b").await.status(), 200);
+        served_reads();
+        assert_eq!(p.publish_next(&svc, "c", b"c").await.status(), 200);
+        let after_other = served_reads();
+        assert_eq!(after_other, after_own + 1, "{}", b.name);
     }
 }

@@ -61,6 +61,7 @@ pub async fn finish(svc: &Service, gun: &str, head: &Head) -> ApiResult<()> {
     let (current, rest): (Vec<String>, Vec<String>) = keys
         .into_iter()
         .partition(|k| k.ends_with("/timestamp.json") || k.ends_with("/root.json"));
+    svc.served.forget(gun);
     svc.store.delete(&current).await.map_err(backend)?;
     svc.store.delete(&rest).await.map_err(backend)?;
     svc.ledger

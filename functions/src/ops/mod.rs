@@ -23,6 +23,7 @@ pub mod keys;
 pub mod publish;
 pub mod read;
 pub mod refresh;
+mod served;
 mod store;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use notus_tuf::server::NotaryError;
 use crate::layout::CachePolicy;
 use crate::ports::{KeyService, Ledger, ObjectStore, PortError};
 pub use contents::ContentCache;
+pub use served::ServedHeads;
 
 /// The time source (tests move it).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -129,6 +131,8 @@ pub struct Service {
     pub clock: Clock,
     /// Committed files recently staged or read, by sha256.
     pub contents: Arc<ContentCache>,
+    /// Heads whose served names this process finished writing (`served.rs`).
+    pub served: Arc<ServedHeads>,
 }
 
 impl Service {
@@ -148,6 +152,7 @@ impl Service {
             config,
             clock,
             contents,
+            served: Arc::default(),
         }
     }
 

@@ -251,5 +251,6 @@ pub async fn commit_files(
             u => u,
         }));
     }
+    svc.served.record(gun, &change.sha256);
     Ok(true)
 }

@@ -183,6 +183,13 @@ pub async fn load_files(
     head: &Head,
     roles: Option<&[&str]>,
 ) -> ApiResult<BTreeMap<String, NewFile>> {
+    let served_here = head
+        .roles
+        .get("timestamp")
+        .is_some_and(|ts| svc.served.holds(gun, &ts.sha256));
+    if served_here {
+        return Ok(read_files(svc, gun, &records(head, roles), &[]).await?.0);
+    }
     let served_key = layout::current_key(gun, "timestamp");
     let (files, mut extra) = read_files(svc, gun, &records(head, roles), &[served_key]).await?;
     let served = extra.pop().flatten();
@@ -413,7 +420,9 @@ async fn repair(
     // What the served names hold is unknown here: each is read before it moves.
     materialise(svc, gun, dialect, &all, &BTreeMap::new())
         .await
-        .map_err(backend)
+        .map_err(backend)?;
+    svc.served.record(gun, &ts.sha256);
+    Ok(())
 }
 
 /// Sign `unsigned` with a server key and finish the file. The signer answers only with a
