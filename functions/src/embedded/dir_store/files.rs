@@ -429,26 +429,38 @@ pub fn walk(dir: &Path, root: &Path, prefix: &str, out: &mut Vec<String>) -> std
 mod tests {
     use super::*;
 
+    /// A temporary data directory with an empty `objects/`, and handles on it.
+    fn fixture() -> (tempfile::TempDir, PathBuf, Dirs) {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        fs::create_dir(&objects).unwrap();
+        let dirs = Dirs::new(&objects).unwrap();
+        (dir, objects, dirs)
+    }
+
+    /// The names in `dir`, sorted.
+    fn entries(dir: &Path) -> Vec<OsString> {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// A new content is written unnamed in its name's directory and linked as the name: if
     /// absent, an existing name keeps what it holds; otherwise it is replaced whole. No other
     /// entry is left, anywhere.
     #[test]
     fn a_new_content_is_linked_as_its_name_and_leaves_no_other_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let objects = dir.path().join("objects");
-        fs::create_dir(&objects).unwrap();
-        let mut dirs = Dirs::new(&objects).unwrap();
+        let (dir, objects, mut dirs) = fixture();
         let name = dir.path().join("gun").join("targets.json");
         assert!(link(&mut dirs, Content::New, &name, b"first", true).unwrap());
         assert!(!link(&mut dirs, Content::New, &name, b"other", true).unwrap());
         assert_eq!(fs::read(&name).unwrap(), b"first");
         assert!(link(&mut dirs, Content::New, &name, b"second", false).unwrap());
         assert_eq!(fs::read(&name).unwrap(), b"second");
-        let entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(entries, ["targets.json"]);
+        assert_eq!(entries(&dir.path().join("gun")), ["targets.json"]);
         assert_eq!(fs::read_dir(&objects).unwrap().count(), 0);
     }
 
@@ -456,10 +468,7 @@ mod tests {
     #[test]
     fn a_name_links_the_content_of_another_name() {
         use std::os::unix::fs::MetadataExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let objects = dir.path().join("objects");
-        fs::create_dir(&objects).unwrap();
-        let mut dirs = Dirs::new(&objects).unwrap();
+        let (dir, _, mut dirs) = fixture();
         let first = dir.path().join("gun").join("targets.abc.json");
         assert!(link(&mut dirs, Content::New, &first, b"t", true).unwrap());
         let ino = |p: &Path| fs::metadata(p).unwrap().ino();
@@ -483,13 +492,10 @@ mod tests {
     #[test]
     fn a_name_is_replaced_whole_and_leaves_no_temporary_entry() {
         use std::os::unix::fs::MetadataExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let objects = dir.path().join("objects");
-        fs::create_dir(&objects).unwrap();
+        let (dir, objects, mut dirs) = fixture();
         let (old, new) = (objects.join("old"), objects.join("new"));
         fs::write(&old, b"old").unwrap();
         fs::write(&new, b"new").unwrap();
-        let mut dirs = Dirs::new(&objects).unwrap();
         let name = dir.path().join("gun").join("targets.json");
         replace_with(&mut dirs, "old", &name).unwrap();
         assert_eq!(fs::read(&name).unwrap(), b"old");
@@ -502,33 +508,23 @@ mod tests {
             1,
             "the old link is gone"
         );
-        let entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(entries, ["targets.json"]);
+        assert_eq!(entries(&dir.path().join("gun")), ["targets.json"]);
 
         // A swap link left behind (its removal failed) is removed by the next swap there.
         fs::hard_link(&old, dir.path().join("gun").join(swap_name())).unwrap();
         replace_with(&mut dirs, "old", &name).unwrap();
         assert_eq!(fs::read(&name).unwrap(), b"old");
-        let entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(entries, ["targets.json"]);
+        assert_eq!(entries(&dir.path().join("gun")), ["targets.json"]);
 
         // A directory where the name goes is refused, as a rename refuses it, and stays.
         let taken = dir.path().join("gun").join("snapshot.json");
         fs::create_dir(&taken).unwrap();
         assert!(replace_with(&mut dirs, "new", &taken).is_err());
         assert!(taken.is_dir());
-        let mut entries: Vec<_> = fs::read_dir(dir.path().join("gun"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        entries.sort();
-        assert_eq!(entries, ["snapshot.json", "targets.json"]);
+        assert_eq!(
+            entries(&dir.path().join("gun")),
+            ["snapshot.json", "targets.json"]
+        );
     }
 
     /// More directories than are kept open: each name is still a link to its content, and no
@@ -536,11 +532,8 @@ mod tests {
     #[test]
     fn directories_beyond_the_limit_are_closed_and_opened_again() {
         use std::os::unix::fs::MetadataExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let objects = dir.path().join("objects");
-        fs::create_dir(&objects).unwrap();
+        let (dir, objects, mut dirs) = fixture();
         fs::write(objects.join("c"), b"content").unwrap();
-        let mut dirs = Dirs::new(&objects).unwrap();
         let content = fs::metadata(objects.join("c")).unwrap().ino();
         for round in 0..2 {
             for i in 0..OPEN_DIRS_LIMIT + 3 {
@@ -564,10 +557,7 @@ mod tests {
     /// linked gets its own copy.
     #[test]
     fn a_name_gets_its_directory_made_and_a_copy_where_no_link_can_be_made() {
-        let dir = tempfile::tempdir().unwrap();
-        let objects = dir.path().join("objects");
-        fs::create_dir(&objects).unwrap();
-        let mut dirs = Dirs::new(&objects).unwrap();
+        let (dir, _, mut dirs) = fixture();
         let name = dir.path().join("new").join("gun").join("root.json");
         assert!(store(&mut dirs, Content::New, &name, b"bytes", false).unwrap());
         assert_eq!(fs::read(&name).unwrap(), b"bytes");
