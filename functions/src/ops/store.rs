@@ -176,7 +176,8 @@ async fn read_files(
 
 /// The files of `roles` (all of the head's when `None`), with the head's served names repaired
 /// first if they lag it (I3: a publish interrupted after its ledger commit is finished here, by
-/// whoever comes next). The served `timestamp.json` that tells is read in the same batch.
+/// whoever comes next). The served `timestamp.json` that tells is read in the same batch, unless
+/// this process served the head itself (`ServedHeads`).
 pub async fn load_files(
     svc: &Service,
     gun: &str,
@@ -187,13 +188,15 @@ pub async fn load_files(
         .roles
         .get("timestamp")
         .is_some_and(|ts| svc.served.holds(gun, &ts.sha256));
-    if served_here {
-        return Ok(read_files(svc, gun, &records(head, roles), &[]).await?.0);
+    let check: Vec<String> = if served_here {
+        Vec::new()
+    } else {
+        vec![layout::current_key(gun, "timestamp")]
+    };
+    let (files, mut extra) = read_files(svc, gun, &records(head, roles), &check).await?;
+    if let Some(served) = extra.pop() {
+        repair(svc, gun, head, &files, served).await?;
     }
-    let served_key = layout::current_key(gun, "timestamp");
-    let (files, mut extra) = read_files(svc, gun, &records(head, roles), &[served_key]).await?;
-    let served = extra.pop().flatten();
-    repair(svc, gun, head, &files, served).await?;
     Ok(files)
 }
 

@@ -71,15 +71,6 @@ pub fn read_up_to(path: &Path, limit: u64) -> PortResult<Read> {
     }
 }
 
-/// A temporary name: this process's random prefix and a counter (one random draw per process
-/// instead of one system call per temporary file).
-fn tmp_name() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{TMP_PREFIX}{}-{n}", process_tag())
-}
-
 /// A random tag for this process's temporary names, so that none is a name a crashed process
 /// left behind.
 fn process_tag() -> &'static str {
@@ -99,9 +90,13 @@ fn swap_name() -> &'static str {
     NAME.get_or_init(|| format!("{TMP_PREFIX}{}-swap", process_tag()))
 }
 
-/// A temporary name in `dir`.
+/// A temporary name in `dir`: this process's random tag and a counter (one random draw per
+/// process instead of one system call per temporary file).
 fn tmp_in(dir: &Path) -> PathBuf {
-    dir.join(tmp_name())
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{TMP_PREFIX}{}-{n}", process_tag()))
 }
 
 /// Most directories [`Dirs`] keeps open before it closes them all and starts over: enough for
@@ -254,7 +249,8 @@ fn link(
             Err(e) => Err(e.into()),
         };
     }
-    let swap = OsStr::new(swap_name());
+    let swap_tmp = swap_name();
+    let swap = OsStr::new(swap_tmp);
     match link_as(swap) {
         // Left by a swap whose removal failed: only this process uses the name.
         Err(Errno::EXIST) => {
@@ -263,7 +259,7 @@ fn link(
         }
         linked => linked?,
     }
-    let result = replace(at.dir, swap_name(), at.name);
+    let result = replace(at.dir, swap_tmp, at.name);
     if result.is_err() {
         let _ = unlinkat(at.dir, swap, AtFlags::empty());
     }
