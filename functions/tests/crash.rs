@@ -59,6 +59,11 @@ impl ObjectStore for DyingStore {
         self.1.check()?;
         self.0.delete(keys).await
     }
+    // The store's own answer, so that a publish takes the path it takes in production (the
+    // embedded store swaps names against known etags without reading them first).
+    fn etag_is_sha256(&self) -> bool {
+        self.0.etag_is_sha256()
+    }
 }
 
 #[async_trait]
